@@ -1,0 +1,48 @@
+import express, { type Express } from 'express';
+import type { Client } from '@temporalio/client';
+import type { Db } from '../db';
+import type { Logger } from '../logger';
+import { checkHealth } from './health';
+import { createMetrics, type Metrics } from './metrics';
+
+export interface GatewayDeps {
+  db: Db;
+  temporal: Client;
+  namespace: string;
+  logger: Logger;
+  metrics?: Metrics;
+}
+
+/** The Express gateway: health, metrics, and (in later modules) webhooks and the ops API. */
+export function createApp(deps: GatewayDeps): Express {
+  const metrics = deps.metrics ?? createMetrics();
+  const app = express();
+  app.disable('x-powered-by');
+
+  app.use((req, res, next) => {
+    const end = metrics.httpDuration.startTimer({ method: req.method });
+    res.on('finish', () => {
+      const route = (req.route?.path as string | undefined) ?? 'unmatched';
+      end({ route });
+      metrics.httpRequests.inc({ route, method: req.method, status: String(res.statusCode) });
+    });
+    next();
+  });
+
+  app.get('/healthz', async (_req, res) => {
+    const health = await checkHealth(deps);
+    metrics.dependencyUp.set({ dependency: 'postgres' }, health.postgres.ok ? 1 : 0);
+    metrics.dependencyUp.set({ dependency: 'temporal' }, health.temporal.ok ? 1 : 0);
+    res.status(health.status === 'ok' ? 200 : 503).json(health);
+  });
+
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  app.use((_req, res) => {
+    res.status(404).json({ error: 'not_found' });
+  });
+
+  return app;
+}

@@ -1,0 +1,2 @@
+// Every workflow of Ledgerbridge; the worker bundles this file.
+export {};
