@@ -19,8 +19,15 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['node:*', 'fs', 'path', 'crypto', 'pg', 'knex', '**/src/db/**'], message: 'workflows must be deterministic: no I/O' },
-            { group: ['**/activities', '**/activities/*'], allowTypeImports: true, message: 'import activity types only' },
+            {
+              group: ['node:*', 'fs', 'path', 'crypto', 'pg', 'knex', '**/src/db/**'],
+              message: 'workflows must be deterministic: no I/O',
+            },
+            {
+              group: ['**/activities', '**/activities/*'],
+              allowTypeImports: true,
+              message: 'import activity types only',
+            },
           ],
         },
       ],

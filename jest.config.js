@@ -10,6 +10,7 @@ module.exports = {
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+  setupFiles: ['<rootDir>/test/support/setup-runtime.ts'],
   testTimeout: 120_000,
   maxWorkers: 2,
   // The Temporal native runtime keeps handles open after the last test; workers are shut down in each file.

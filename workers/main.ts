@@ -90,7 +90,10 @@ async function main(): Promise<void> {
     maxConnectorRps: cfg.CONNECTOR_MAX_RPS,
   });
   log.info(
-    { taskQueues: [cfg.TEMPORAL_TASK_QUEUE, ...CONNECTOR_SYSTEMS.map(connectorQueue)], metricsPort: cfg.WORKER_METRICS_PORT },
+    {
+      taskQueues: [cfg.TEMPORAL_TASK_QUEUE, ...CONNECTOR_SYSTEMS.map(connectorQueue)],
+      metricsPort: cfg.WORKER_METRICS_PORT,
+    },
     'worker polling',
   );
   process.send?.({ type: 'ready' });

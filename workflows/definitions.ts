@@ -34,9 +34,8 @@ export interface SagaState {
 
 export const sagaStateQuery = defineQuery<SagaState>('sagaState');
 
-export const fulfilledSignal = defineSignal<[{ fulfilmentId?: string; lines?: { sku: string; qty: number }[] }?]>(
-  'fulfilled',
-);
+export const fulfilledSignal =
+  defineSignal<[{ fulfilmentId?: string; lines?: { sku: string; qty: number }[] }?]>('fulfilled');
 export const cancelSignal = defineSignal<[{ reason?: string }?]>('cancel');
 
 export interface RetryRequest {

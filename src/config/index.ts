@@ -36,16 +36,27 @@ export const configSchema = z.object({
   LB_DEMO: bool.default(true).describe('send demo traffic in sandbox mode'),
   LB_DATA_DIR: z.string().min(1).default('.data').describe('local state: Temporal db, embedded Postgres, Sage drop'),
   LB_ERP: z.enum(['odoo', 'm3', 'p21', 'sagepro']).default('odoo').describe('which ERP adapter the flows use'),
-  LB_CURRENCY: z.string().regex(/^[A-Z]{3}$/).default('USD').describe('the ledger currency'),
+  LB_CURRENCY: z
+    .string()
+    .regex(/^[A-Z]{3}$/)
+    .default('USD')
+    .describe('the ledger currency'),
   LB_ADMIN_API_KEY: z.string().min(16).optional().describe('bootstrap admin API key for the ops API'),
   LB_PAYLOAD_KEY: z.string().optional().describe('base64 AES-256 key: encrypts workflow payloads when set'),
   LB_PAYLOAD_KEY_ID: z.string().default('k1').describe('key id written into encrypted payload metadata'),
+  LB_STARTUP_TIMEOUT_MS: positiveInt.default(60000).describe('how long start-up waits for Postgres and Temporal'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
-  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .optional(),
   LB_EMBEDDED_PG_PORT: port.default(5433).describe('port of the embedded Postgres when DATABASE_URL is unset'),
 
-  TEMPORAL_ADDRESS: z.string().regex(/^[^:\s]+:\d+$/, 'must be host:port').optional(),
+  TEMPORAL_ADDRESS: z
+    .string()
+    .regex(/^[^:\s]+:\d+$/, 'must be host:port')
+    .optional(),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('ledgerbridge'),
   TEMPORAL_PORT: port.default(7233).describe('gRPC port of the dev server started when TEMPORAL_ADDRESS is unset'),
@@ -67,7 +78,10 @@ export const configSchema = z.object({
   HEARTLAND_APP_ID: z.string().optional(),
   HEARTLAND_APP_KEY: z.string().optional(),
   HEARTLAND_ACCOUNT_NAME: z.string().default('transaction_processing'),
-  HEARTLAND_COUNTRY: z.string().regex(/^[A-Z]{2}$/).default('US'),
+  HEARTLAND_COUNTRY: z
+    .string()
+    .regex(/^[A-Z]{2}$/)
+    .default('US'),
   HEARTLAND_RETAIL_URL: optionalUrl.describe('https://<subdomain>.retail.heartland.us/api'),
   HEARTLAND_RETAIL_TOKEN: z.string().optional(),
   HEARTLAND_RETAIL_WEBHOOK_SECRET: z.string().optional(),
@@ -115,14 +129,13 @@ const PRODUCTION_REQUIRED: Partial<Record<Config['LB_ERP'] | 'heartland', (keyof
 export class ConfigError extends Error {
   override name = 'ConfigError';
   constructor(readonly problems: string[]) {
-    super(`Invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n  - ${problems.join('\n  - ')}`);
+    super(
+      `Invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n  - ${problems.join('\n  - ')}`,
+    );
   }
 }
 
-const KNOWN_KEYS = new Set<string>([
-  ...Object.keys(configSchema.shape),
-  ...SECRET_KEYS.map((k) => `${k}_FILE`),
-]);
+const KNOWN_KEYS = new Set<string>([...Object.keys(configSchema.shape), ...SECRET_KEYS.map((k) => `${k}_FILE`)]);
 
 /** Reads NAME_FILE into NAME for secrets, so secrets can be mounted files. */
 function resolveSecretFiles(env: NodeJS.ProcessEnv, problems: string[]): Record<string, string | undefined> {

@@ -8,7 +8,8 @@
 const PAN_CANDIDATE = /(?<![\d])(?:\d[ -]?){12,18}\d(?![\d])/g;
 /** Magnetic-stripe track 1 / track 2 shapes. */
 const TRACK = /%B\d{13,19}\^[^?]{0,80}\?|;\d{13,19}=\d{4,}[^?]{0,40}\?/g;
-const SENSITIVE_KEYS = /^(pan|card_?number|cardnumber|number|cvv2?|cvc2?|cid|security_?code|track_?[12]?|track_?data)$/i;
+const SENSITIVE_KEYS =
+  /^(pan|card_?number|cardnumber|number|cvv2?|cvc2?|cid|security_?code|track_?[12]?|track_?data)$/i;
 
 export function luhnValid(digits: string): boolean {
   if (!/^\d{13,19}$/.test(digits)) return false;
@@ -24,6 +25,11 @@ export function luhnValid(digits: string): boolean {
   return sum % 10 === 0;
 }
 
+/** A PAN: Luhn-valid, 13-19 digits, with a card-network first digit (2-6), so epoch-millisecond timestamps are not. */
+export function isPan(digits: string): boolean {
+  return /^[2-6]/.test(digits) && luhnValid(digits);
+}
+
 /** Masks a PAN to `************1234` style (keeps only the last four). */
 export function maskPan(digits: string): string {
   const d = digits.replace(/\D/g, '');
@@ -32,7 +38,7 @@ export function maskPan(digits: string): string {
 
 /** True when the text holds a Luhn-valid run of 13 to 19 digits (with or without separators). */
 export function containsPan(text: string): boolean {
-  for (const m of text.matchAll(PAN_CANDIDATE)) if (luhnValid(m[0].replace(/[ -]/g, ''))) return true;
+  for (const m of text.matchAll(PAN_CANDIDATE)) if (isPan(m[0].replace(/[ -]/g, ''))) return true;
   return TRACK.test(text) ? ((TRACK.lastIndex = 0), true) : false;
 }
 
@@ -40,7 +46,7 @@ export function containsPan(text: string): boolean {
 export function scrubText(text: string): string {
   return text
     .replace(TRACK, '[track data removed]')
-    .replace(PAN_CANDIDATE, (m) => (luhnValid(m.replace(/[ -]/g, '')) ? maskPan(m) : m));
+    .replace(PAN_CANDIDATE, (m) => (isPan(m.replace(/[ -]/g, '')) ? maskPan(m) : m));
 }
 
 /**
@@ -52,7 +58,7 @@ export function scrub<T>(value: T, depth = 0): T {
   if (typeof value === 'string') return scrubText(value) as T;
   if (typeof value === 'number' && Number.isSafeInteger(value) && value > 1e12) {
     const s = String(value);
-    return (luhnValid(s) ? maskPan(s) : value) as T;
+    return (isPan(s) ? maskPan(s) : value) as T;
   }
   if (Array.isArray(value)) return value.map((v) => scrub(v, depth + 1)) as T;
   if (value && typeof value === 'object') {

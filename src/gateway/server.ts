@@ -7,7 +7,8 @@ export async function listen(app: Express, port: number, host: string): Promise<
   const server = http.createServer(app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'EADDRINUSE') reject(new PortInUse(`port ${port} (gateway) is already in use on ${host}; set GATEWAY_PORT or free it`));
+      if (e.code === 'EADDRINUSE')
+        reject(new PortInUse(`port ${port} (gateway) is already in use on ${host}; set GATEWAY_PORT or free it`));
       else reject(e);
     });
     server.listen(port, host, () => resolve());

@@ -27,7 +27,7 @@ export async function waitForPostgres(
     } catch (e) {
       if ((e as { code?: string }).code === '3D000') return 'database-missing';
       last = (e as Error).message;
-      if (attempt === 3 || attempt % 10 === 0) opts.say?.(`waiting for Postgres at ${redactUrl(url)} (${last})`);
+      if (attempt === 1 || attempt % 10 === 0) opts.say?.(`waiting for Postgres at ${redactUrl(url)} (${last})`);
     } finally {
       await db.destroy();
     }
@@ -111,6 +111,7 @@ export async function ensurePostgres(opts: {
   databaseUrl?: string;
   dataDir: string;
   embeddedPort: number;
+  timeoutMs?: number;
   say?: (m: string) => void;
 }): Promise<PostgresHandle & { db: Db; applied: string[] }> {
   const say = opts.say ?? (() => undefined);
@@ -118,12 +119,15 @@ export async function ensurePostgres(opts: {
   if (opts.databaseUrl) {
     handle = { url: opts.databaseUrl, embedded: false, stop: async () => undefined };
   } else {
-    say(`DATABASE_URL is not set: starting embedded PostgreSQL on port ${opts.embeddedPort} (data in ${path.join(opts.dataDir, 'pg')})`);
+    say(
+      `DATABASE_URL is not set: starting embedded PostgreSQL on port ${opts.embeddedPort} (data in ${path.join(opts.dataDir, 'pg')})`,
+    );
     const pg = await startEmbeddedPostgres(path.join(opts.dataDir, 'pg'), opts.embeddedPort, say);
     handle = { url: pg.url, embedded: true, stop: pg.stop };
   }
   try {
-    if ((await waitForPostgres(handle.url, { say })) === 'database-missing') await ensureDatabase(handle.url);
+    if ((await waitForPostgres(handle.url, { say, timeoutMs: opts.timeoutMs })) === 'database-missing')
+      await ensureDatabase(handle.url);
     const db = createDb(handle.url);
     const applied = await migrate(db);
     return { ...handle, db, applied };

@@ -19,7 +19,7 @@ type Stopper = { name: string; stop: () => Promise<void> };
 async function startTemporal(cfg: Config): Promise<DevServer> {
   if (cfg.TEMPORAL_ADDRESS) {
     say(`using Temporal at ${cfg.TEMPORAL_ADDRESS} (namespace ${cfg.TEMPORAL_NAMESPACE})`);
-    await waitForTemporal(cfg.TEMPORAL_ADDRESS, cfg, { timeoutMs: 60_000, say });
+    await waitForTemporal(cfg.TEMPORAL_ADDRESS, cfg, { timeoutMs: cfg.LB_STARTUP_TIMEOUT_MS, say });
     return { address: cfg.TEMPORAL_ADDRESS, uiUrl: cfg.TEMPORAL_UI_URL, stop: async () => undefined };
   }
   await assertPortFree(cfg.TEMPORAL_PORT, 'Temporal gRPC; or set TEMPORAL_ADDRESS to use the server already there');
@@ -112,10 +112,16 @@ async function main(): Promise<void> {
       databaseUrl: cfg.DATABASE_URL,
       dataDir: dataDir(cfg),
       embeddedPort: cfg.LB_EMBEDDED_PG_PORT,
+      timeoutMs: cfg.LB_STARTUP_TIMEOUT_MS,
       say,
     });
-    stoppers.push({ name: pg.embedded ? 'embedded Postgres' : 'Postgres pool', stop: () => pg.db.destroy().then(pg.stop) });
-    say(`Postgres ready${pg.applied.length ? `, migrations applied: ${pg.applied.join(', ')}` : ', schema up to date'}`);
+    stoppers.push({
+      name: pg.embedded ? 'embedded Postgres' : 'Postgres pool',
+      stop: () => pg.db.destroy().then(pg.stop),
+    });
+    say(
+      `Postgres ready${pg.applied.length ? `, migrations applied: ${pg.applied.join(', ')}` : ', schema up to date'}`,
+    );
 
     const temporal = await startTemporal(cfg);
     stoppers.push({ name: 'Temporal', stop: temporal.stop });
@@ -136,6 +142,7 @@ async function main(): Promise<void> {
     console.log(`  Temporal UI:  ${temporal.uiUrl ?? '(set TEMPORAL_UI_URL for links)'}`);
     console.log(`  Temporal:     ${temporal.address} (namespace ${cfg.TEMPORAL_NAMESPACE})`);
     console.log(`  Gateway:      ${gatewayUrl}  (health: ${gatewayUrl}/healthz, metrics: ${gatewayUrl}/metrics)`);
+    console.log(`  Worker:       pid ${worker.pid}, task queues ${cfg.TEMPORAL_TASK_QUEUE} + connector-*`);
     console.log(`  Mode:         ${cfg.LB_MODE}, ERP ${cfg.LB_ERP}`);
     console.log('Press Ctrl-C to stop.');
   } catch (e) {

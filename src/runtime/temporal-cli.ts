@@ -38,7 +38,10 @@ export function findTemporalCli(explicit = process.env.TEMPORAL_CLI): string | u
     if (!executable(explicit)) throw new TemporalCliMissing(`TEMPORAL_CLI=${explicit} is not an executable file`);
     return explicit;
   }
-  return onPath('temporal') ?? (executable(path.join(cacheDir(), 'bin', 'temporal')) ? path.join(cacheDir(), 'bin', 'temporal') : undefined);
+  return (
+    onPath('temporal') ??
+    (executable(path.join(cacheDir(), 'bin', 'temporal')) ? path.join(cacheDir(), 'bin', 'temporal') : undefined)
+  );
 }
 
 function findGo(): string | undefined {
@@ -49,21 +52,28 @@ function findGo(): string | undefined {
  * Returns a temporal CLI, installing it into the cache with `go install` when none is found. Returns undefined when
  * Go is missing too, so the caller can fall back to the SDK's downloader.
  */
-export async function ensureTemporalCli(say: (msg: string) => void = (m) => console.error(m)): Promise<string | undefined> {
+export async function ensureTemporalCli(
+  say: (msg: string) => void = (m) => console.error(m),
+): Promise<string | undefined> {
   const found = findTemporalCli();
   if (found) return found;
   const go = findGo();
   if (!go) return undefined;
   const bin = path.join(cacheDir(), 'bin');
   mkdirSync(bin, { recursive: true });
-  say(`Temporal CLI not found: installing ${GO_PACKAGE} into ${bin} with go install (about 6 minutes the first time)...`);
+  say(
+    `Temporal CLI not found: installing ${GO_PACKAGE} into ${bin} with go install (about 6 minutes the first time)...`,
+  );
   const started = Date.now();
   await new Promise<void>((resolve, reject) => {
     const child = spawn(go, ['install', GO_PACKAGE], {
       env: { ...process.env, CGO_ENABLED: '0', GOBIN: bin, GOFLAGS: process.env.GOFLAGS ?? '-mod=mod' },
       stdio: ['ignore', 'inherit', 'inherit'],
     });
-    const ticker = setInterval(() => say(`  ...still building the Temporal CLI (${Math.round((Date.now() - started) / 1000)} s)`), 30_000);
+    const ticker = setInterval(
+      () => say(`  ...still building the Temporal CLI (${Math.round((Date.now() - started) / 1000)} s)`),
+      30_000,
+    );
     child.on('error', (e) => {
       clearInterval(ticker);
       reject(e);

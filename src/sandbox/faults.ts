@@ -124,13 +124,18 @@ export class FaultState {
       res.json = ((body: unknown) => {
         const text = JSON.stringify(body);
         res.type('application/json');
-        res.send(mode === 'truncated' ? text.slice(0, Math.max(1, Math.floor(text.length / 2))) : '<html>502 Bad Gateway</html>');
+        res.send(
+          mode === 'truncated'
+            ? text.slice(0, Math.max(1, Math.floor(text.length / 2)))
+            : '<html>502 Bad Gateway</html>',
+        );
         return res;
       }) as Response['json'];
     } else if (s.drift) {
       const drift = s.drift;
       const original = res.json.bind(res);
-      res.json = ((body: unknown) => original(applyDrift(body, drift.path.split('.'), drift.renameTo))) as Response['json'];
+      res.json = ((body: unknown) =>
+        original(applyDrift(body, drift.path.split('.'), drift.renameTo))) as Response['json'];
     }
     next();
   }

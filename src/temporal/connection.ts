@@ -59,12 +59,15 @@ export async function waitForTemporal(
     attempt++;
     let connection: Connection | undefined;
     try {
-      connection = await Connection.connect({ ...(connectionOptions(address, cfg) as ConnectionOptions), connectTimeout: 2000 });
+      connection = await Connection.connect({
+        ...(connectionOptions(address, cfg) as ConnectionOptions),
+        connectTimeout: 2000,
+      });
       await connection.workflowService.describeNamespace({ namespace });
       return;
     } catch (e) {
       lastError = (e as Error).message;
-      if (attempt === 3 || attempt % 10 === 0) opts.say?.(`waiting for Temporal at ${address} (${lastError})`);
+      if (attempt === 1 || attempt % 10 === 0) opts.say?.(`waiting for Temporal at ${address} (${lastError})`);
     } finally {
       await connection?.close().catch(() => undefined);
     }

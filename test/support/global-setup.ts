@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
@@ -42,7 +42,14 @@ async function setupTemporal(tmp: string) {
 async function setupBundle(tmp: string) {
   const { code } = await bundleWorkflowCode({
     workflowsPath: require.resolve('../fixtures/workflows'),
-    logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: say, error: say },
+    logger: {
+      log: () => undefined,
+      trace: () => undefined,
+      debug: () => undefined,
+      info: () => undefined,
+      warn: say,
+      error: say,
+    },
   });
   const codePath = path.join(tmp, 'workflow-bundle.js');
   writeFileSync(codePath, code);
@@ -52,6 +59,7 @@ async function setupBundle(tmp: string) {
 /** Starts one Temporal dev server and one fresh Postgres database for the whole run, and bundles workflows once. */
 export default async function globalSetup(): Promise<void> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'ledgerbridge-test-'));
+  chmodSync(tmp, 0o755); // as root, the embedded Postgres runs as the postgres user and must reach its data dir
   const [pg, temporal, bundle] = await Promise.all([setupPostgres(tmp), setupTemporal(tmp), setupBundle(tmp)]);
   process.env.LB_TEST_DATABASE_URL = pg.url;
   process.env.LB_TEST_TEMPORAL_ADDRESS = temporal.address;
