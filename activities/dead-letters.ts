@@ -1,5 +1,5 @@
 import { Context } from '@temporalio/activity';
-import { insertDeadLetter, type DeadLetterInput } from '../src/db/dead-letters';
+import { closeDeadLetter, insertDeadLetter, type DeadLetterInput } from '../src/db/dead-letters';
 import type { ActivityDeps } from './deps';
 
 /** Dead-letter bookkeeping shared by every flow. */
@@ -10,6 +10,11 @@ export function createDeadLetterActivities(deps: ActivityDeps) {
       const id = await insertDeadLetter(deps.db, dl);
       Context.current().log.warn('dead letter recorded', { deadLetterId: id, step: dl.step, errorType: dl.errorType });
       return id;
+    },
+
+    /** Closes a dead letter as replayed or discarded (no-op when it is no longer open). */
+    async closeDeadLetter(a: { id: string; status: 'replayed' | 'discarded'; actor: string; reason?: string }) {
+      return closeDeadLetter(deps.db, a.id, a.status, a.actor, a.reason);
     },
   };
 }

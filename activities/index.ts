@@ -1,4 +1,7 @@
 import { createDeadLetterActivities } from './dead-letters';
+import { createOrderToCashActivities } from './order-to-cash';
+import { createRefundActivities } from './refund';
+import { createSettlementActivities } from './settlement';
 import type { ActivityDeps } from './deps';
 
 export type { ActivityDeps } from './deps';
@@ -7,6 +10,9 @@ export type { ActivityDeps } from './deps';
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createDeadLetterActivities(deps),
+    ...createOrderToCashActivities(deps),
+    ...createRefundActivities(deps),
+    ...createSettlementActivities(deps),
   };
 }
 

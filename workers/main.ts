@@ -3,6 +3,7 @@ import { createActivities, type ActivityDeps } from '../activities';
 import { CONNECTOR_SYSTEMS, connectorQueue } from '../workflows/definitions';
 import { loadConfig, ConfigError, type Config } from '../src/config';
 import { createDb } from '../src/db';
+import { createConnectors } from '../src/connectors/factory';
 import { connectNative } from '../src/temporal/connection';
 import { createLogger } from '../src/logger';
 import { PinoSdkLogger } from './sdk-logger';
@@ -81,12 +82,13 @@ async function main(): Promise<void> {
     },
   });
   const db = createDb(cfg.DATABASE_URL, { poolMax: 20 });
+  const connectors = createConnectors(cfg, db, log);
   const connection = await connectNative(cfg.TEMPORAL_ADDRESS, cfg);
   const workers = await createWorkers({
     connection,
     namespace: cfg.TEMPORAL_NAMESPACE,
     taskQueue: cfg.TEMPORAL_TASK_QUEUE,
-    deps: { db, config: cfg },
+    deps: { db, config: cfg, logger: log, erp: (s) => connectors.erp(s), heartland: connectors.heartland },
     maxConnectorRps: cfg.CONNECTOR_MAX_RPS,
   });
   log.info(

@@ -34,6 +34,28 @@ export interface SagaState {
 
 export const sagaStateQuery = defineQuery<SagaState>('sagaState');
 
+/** What the `status` query returns for every flow. */
+export interface FlowStatus {
+  flow: string;
+  businessKey: string;
+  stage: string;
+  stepsDone: string[];
+  compensationsRun: string[];
+  compensationsFailed: SagaState['compensationsFailed'];
+  pivotPassed: boolean;
+  currency: string | null;
+  /** Named amounts in minor units (order total, authorized, captured, refunded, journal debits, variance, …). */
+  amounts: Record<string, number>;
+  deadLetterId: string | null;
+  parkedStep: string | null;
+  needsAttention: boolean;
+  mappingVersion: number | null;
+  /** completed | declined | cancelled | expired | discarded | needs-review | failed … */
+  outcome: string | null;
+}
+
+export const statusQuery = defineQuery<FlowStatus>('status');
+
 export const fulfilledSignal =
   defineSignal<[{ fulfilmentId?: string; lines?: { sku: string; qty: number }[] }?]>('fulfilled');
 export const cancelSignal = defineSignal<[{ reason?: string }?]>('cancel');

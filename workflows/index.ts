@@ -1,2 +1,4 @@
 // Every workflow of Ledgerbridge; the worker bundles this file.
-export {};
+export * from './order-to-cash';
+export * from './refund';
+export * from './settlement-reconciliation';

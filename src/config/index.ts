@@ -34,6 +34,10 @@ const positiveInt = z.coerce.number().int().positive();
 export const configSchema = z.object({
   LB_MODE: z.enum(['sandbox', 'production']).default('sandbox').describe('sandbox starts the simulators and demo'),
   LB_DEMO: bool.default(true).describe('send demo traffic in sandbox mode'),
+  LB_SANDBOX_PORTS: z
+    .enum(['default', 'random'])
+    .default('default')
+    .describe('simulator ports: default (4101, 4102, 4201-4203) or random free ports'),
   LB_DATA_DIR: z.string().min(1).default('.data').describe('local state: Temporal db, embedded Postgres, Sage drop'),
   LB_ERP: z.enum(['odoo', 'm3', 'p21', 'sagepro']).default('odoo').describe('which ERP adapter the flows use'),
   LB_CURRENCY: z

@@ -29,6 +29,10 @@ export const ERROR_TYPES = {
   JournalUnbalanced: { retryable: false, description: 'debits and credits differ; the entry is not posted' },
   ImportRejected: { retryable: false, description: 'a file import was rejected by the ERP importer' },
   ConfigError: { retryable: false, description: 'a setting is missing or invalid' },
+  // Workflow-level outcomes of a parked step.
+  ParkTimeout: { retryable: false, description: 'a parked step waited its limit without a retry or discard' },
+  Discarded: { retryable: false, description: 'a parked step was discarded by a person' },
+  Cancelled: { retryable: false, description: 'the flow was cancelled before its pivot' },
 } as const;
 
 export type ErrorType = keyof typeof ERROR_TYPES;

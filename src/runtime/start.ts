@@ -10,6 +10,7 @@ import { ensurePostgres } from './postgres';
 import { ensureTemporalCli, INSTALL_HINT, TemporalCliMissing } from './temporal-cli';
 import { startDevServer, stopChild, type DevServer } from './dev-server';
 import { SEARCH_ATTRIBUTE_ARGS } from '../../workflows/definitions';
+import { startSandbox } from '../sandbox';
 
 const say = (m: string) => console.error(`[ledgerbridge] ${m}`);
 
@@ -126,7 +127,16 @@ async function main(): Promise<void> {
     const temporal = await startTemporal(cfg);
     stoppers.push({ name: 'Temporal', stop: temporal.stop });
 
-    const childEnv = { ...process.env, DATABASE_URL: pg.url, TEMPORAL_ADDRESS: temporal.address };
+    let sandboxEnv: Record<string, string> = {};
+    if (cfg.LB_MODE === 'sandbox') {
+      const sandbox = await startSandbox({ dataDir: dataDir(cfg), ports: cfg.LB_SANDBOX_PORTS });
+      stoppers.push({ name: 'sandbox simulators', stop: () => sandbox.close() });
+      sandboxEnv = sandbox.env;
+      say('sandbox simulators:');
+      for (const line of sandbox.describe()) say(`  ${line}`);
+    }
+    // Explicit settings win over the simulators' defaults.
+    const childEnv = { ...sandboxEnv, ...process.env, DATABASE_URL: pg.url, TEMPORAL_ADDRESS: temporal.address };
     const worker = await startWorker(childEnv);
     stoppers.push({ name: 'worker', stop: () => stopChild(worker, 30_000) });
     worker.on('exit', (code) => void shutdown(`worker exited with code ${code}`, 1));

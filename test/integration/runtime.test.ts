@@ -6,6 +6,7 @@ import path from 'node:path';
 import request from 'supertest';
 import { createApp } from '../../src/gateway/app';
 import { createDb } from '../../src/db';
+import { migrationNames } from '../../src/db/migrations';
 import { createLogger } from '../../src/logger';
 import { assertPortFree, freePort } from '../../src/runtime/ports';
 import { findTemporalCli } from '../../src/runtime/temporal-cli';
@@ -21,12 +22,22 @@ interface Run {
   exit: Promise<number | null>;
 }
 
+const dataDir = mkdtempSync(path.join(os.tmpdir(), 'lb-start-'));
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
 /** Runs `npm start`'s entry point the way npm does, with the given environment. */
 function start(env: Record<string, string>): Run {
   let out = '';
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/runtime/start.ts'], {
     cwd: root,
-    env: { PATH: process.env.PATH!, HOME: process.env.HOME!, LOG_LEVEL: 'warn', ...env },
+    env: {
+      PATH: process.env.PATH!,
+      HOME: process.env.HOME!,
+      LOG_LEVEL: 'warn',
+      LB_SANDBOX_PORTS: 'random',
+      LB_DEMO: 'off',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
@@ -189,7 +200,7 @@ describe('runtime bootstrap pieces', () => {
       );
       expect(JSON.parse(out.trim().split('\n').pop()!)).toEqual({
         embedded: true,
-        firstApplied: ['001-foundation'],
+        firstApplied: migrationNames(),
         secondApplied: [],
         kept: 1,
       });

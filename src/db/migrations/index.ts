@@ -1,10 +1,17 @@
 import type { Knex } from 'knex';
 import * as m001 from './001-foundation';
+import * as m002 from './002-gl-rules';
+import * as m003 from './003-settlement';
 
 /** Migrations in order. Listed in code (not read from disk) so tsx, jest and compiled builds all see the same set. */
 const MIGRATIONS: Record<string, Knex.Migration> = {
   '001-foundation': m001,
+  '002-gl-rules': m002,
+  '003-settlement': m003,
 };
+
+/** Names of every migration, in order. */
+export const migrationNames = (): string[] => Object.keys(MIGRATIONS);
 
 export const migrationSource: Knex.MigrationSource<string> = {
   getMigrations: async () => Object.keys(MIGRATIONS),

@@ -1,0 +1,299 @@
+import { failure } from '../src/domain/errors';
+import { idempotencyKey } from '../src/domain/ids';
+import { findDuplicate } from '../src/domain/dedup';
+import { issueList, orderInputSchema, type Order, type OrderInput } from '../src/domain/orders';
+import { findWrite, idempotentWrite } from '../src/db/external-writes';
+import type { Db } from '../src/db';
+import type { ErpConnector, ErpDocRef, ErpSystem } from '../src/connectors/erp/types';
+import type { GpTransaction } from '../src/connectors/heartland/gp-types';
+import { getGlRules, journalFor } from '../src/mapping/gl-rules';
+import { currentWorkflowId } from './context';
+import { need, type ActivityDeps } from './deps';
+
+export interface PaymentResult {
+  transactionId: string;
+  status: string;
+  declined: boolean;
+  message: string | null;
+  amountMinor: number;
+  brand: string | null;
+  last4: string | null;
+}
+
+function paymentResult(tx: GpTransaction): PaymentResult {
+  return {
+    transactionId: tx.id,
+    status: tx.status,
+    declined: tx.declined,
+    message: tx.message,
+    amountMinor: tx.amountMinor,
+    brand: tx.cardBrand,
+    last4: tx.cardLast4,
+  };
+}
+
+/** Records a cross-reference between a business key and an external document (the external_id pattern). */
+export async function link(db: Db, entity: string, source: string, sourceId: string, target: string, targetId: string) {
+  await db('id_links')
+    .insert({ entity, source_system: source, source_id: sourceId, target_system: target, target_id: targetId })
+    .onConflict(['entity', 'source_system', 'source_id', 'target_system'])
+    .merge({ target_id: targetId, updated_at: db.fn.now() });
+}
+
+/** The ERP id that an earlier step created under `step`'s idempotency key, or null when it never completed. */
+async function createdBy(db: Db, workflowId: string, step: string): Promise<string | null> {
+  const row = await findWrite(db, idempotencyKey(workflowId, step));
+  return row && row.status !== 'pending' ? (row.external_id as string | null) : null;
+}
+
+/** The SKU of the service item that carries shipping on ERP documents (every simulator's catalog has it). */
+export const SHIPPING_SKU = 'SHIPPING';
+
+/** ERP document lines: the order lines plus shipping as a service line, so the document total is the order total. */
+export function erpLines(order: Order) {
+  return order.shippingMinor > 0
+    ? [
+        ...order.lines,
+        { sku: SHIPPING_SKU, description: 'Shipping', qty: 1, unitPriceMinor: order.shippingMinor, taxMinor: 0 },
+      ]
+    : order.lines;
+}
+
+const ctx = (workflowId: string, step: string) => ({ idempotencyKey: idempotencyKey(workflowId, step), workflowId });
+
+/** Side effects of the order-to-cash saga. */
+export function createOrderToCashActivities(deps: ActivityDeps) {
+  const db = deps.db;
+  const erp = (system: ErpSystem): ErpConnector => need(deps.erp, 'erp')(system);
+  const heartland = () => need(deps.heartland, 'heartland');
+
+  return {
+    /** Validates and normalises an order; bad input is a non-retryable ValidationError listing every field. */
+    async validateOrder(input: OrderInput): Promise<Order> {
+      const parsed = orderInputSchema.safeParse(input);
+      if (!parsed.success) {
+        throw failure(
+          'ValidationError',
+          `order ${input?.orderId ?? '?'} is invalid: ${issueList(parsed.error).join('; ')}`,
+        );
+      }
+      return parsed.data;
+    },
+
+    /** Finds the ERP customer (link, external ref, email, phone + fuzzy name) or creates it; returns its ERP id. */
+    async upsertCustomer(a: {
+      erp: ErpSystem;
+      source: string;
+      customer: Order['customer'];
+    }): Promise<{ erpId: string; matchedBy: string }> {
+      const c = a.customer;
+      const linked = await db('id_links')
+        .where({ entity: 'customer', source_system: a.source, source_id: c.externalRef, target_system: a.erp })
+        .first();
+      if (linked) return { erpId: linked.target_id, matchedBy: 'link' };
+      const conn = erp(a.erp);
+      const queries = [
+        { externalRef: c.externalRef },
+        ...(c.email ? [{ email: c.email }] : []),
+        ...(c.phone ? [{ phone: c.phone }] : []),
+      ];
+      const candidates = (await Promise.all(queries.map((q) => conn.findCustomers(q)))).flat();
+      const dup = findDuplicate(c, candidates);
+      let erpId: string;
+      let matchedBy: string;
+      if (dup) {
+        erpId = dup.candidate.erpId;
+        matchedBy = dup.reason;
+      } else {
+        const workflowId = currentWorkflowId();
+        const created = await conn.upsertCustomer(c, ctx(workflowId, 'customer'));
+        erpId = created.erpId;
+        matchedBy = 'created';
+      }
+      await link(db, 'customer', a.source, c.externalRef, a.erp, erpId);
+      return { erpId, matchedBy };
+    },
+
+    /** Creates the ERP sales order once (our order id is its reference). */
+    async createSalesOrder(a: { erp: ErpSystem; order: Order; customerErpId: string }): Promise<ErpDocRef> {
+      const workflowId = currentWorkflowId();
+      const o = a.order;
+      const doc = await erp(a.erp).createSalesOrder(
+        {
+          ref: workflowId,
+          poNumber: o.orderId,
+          customerErpId: a.customerErpId,
+          currency: o.currency,
+          date: o.orderDate,
+          lines: erpLines(o),
+          totalMinor: o.totalMinor,
+        },
+        ctx(workflowId, 'sales-order'),
+      );
+      await link(db, 'order', o.source, o.orderId, `${a.erp}:sales-order`, doc.erpId);
+      await link(db, 'order-customer', o.source, o.orderId, a.erp, a.customerErpId);
+      return doc;
+    },
+
+    /** Undo of createSalesOrder: cancels the order this run created, if it created one (idempotent). */
+    async cancelSalesOrder(a: { erp: ErpSystem }): Promise<ErpDocRef | null> {
+      const workflowId = currentWorkflowId();
+      const erpId = await createdBy(db, workflowId, 'sales-order');
+      return erpId ? erp(a.erp).cancelSalesOrder(erpId, ctx(workflowId, 'sales-order/cancel')) : null;
+    },
+
+    /** Authorizes the payment at Heartland once (capture later); a decline is returned, not thrown. */
+    async authorizePayment(a: { order: Order }): Promise<PaymentResult> {
+      const workflowId = currentWorkflowId();
+      const key = idempotencyKey(workflowId, 'authorize');
+      const gp = heartland();
+      const res = await idempotentWrite(db, {
+        key,
+        target: 'heartland',
+        operation: 'authorize',
+        workflowId,
+        findRemote: async () => {
+          const found = (await gp.findTransactionsByReference(workflowId)).find((t) => t.type === 'SALE');
+          return found ? { externalId: found.id, result: paymentResult(found) } : null;
+        },
+        write: async () => {
+          const tx = await gp.sale({
+            amountMinor: a.order.totalMinor,
+            currency: a.order.currency,
+            paymentToken: a.order.payment.token!,
+            reference: workflowId,
+            orderReference: a.order.orderId,
+            captureMode: 'LATER',
+            channel: a.order.source === 'pos' ? 'CP' : 'CNP',
+            idempotencyKey: key,
+          });
+          return { externalId: tx.id, result: paymentResult(tx) };
+        },
+      });
+      if (!res.result.declined) {
+        await link(db, 'order', a.order.source, a.order.orderId, 'heartland', res.result.transactionId);
+      }
+      return res.result;
+    },
+
+    /** Undo of authorizePayment: voids the authorization this run made, if any (idempotent). */
+    async voidAuthorization(): Promise<PaymentResult | null> {
+      const workflowId = currentWorkflowId();
+      const txnId = await createdBy(db, workflowId, 'authorize');
+      if (!txnId) return null;
+      const gp = heartland();
+      const current = await gp.getTransaction(txnId);
+      if (current.status === 'REVERSED' || current.status === 'DECLINED') return paymentResult(current);
+      const key = idempotencyKey(workflowId, 'authorize/void');
+      const res = await idempotentWrite(db, {
+        key,
+        target: 'heartland',
+        operation: 'reversal',
+        workflowId,
+        write: async () => {
+          const tx = await gp.reversal(txnId, { idempotencyKey: key });
+          return { externalId: tx.id, result: paymentResult(tx) };
+        },
+      });
+      return res.result;
+    },
+
+    /** Captures the authorization once: the pivot of the saga (money moves). */
+    async capturePayment(a: { transactionId: string; amountMinor: number }): Promise<PaymentResult> {
+      const workflowId = currentWorkflowId();
+      const key = idempotencyKey(workflowId, 'capture');
+      const gp = heartland();
+      const res = await idempotentWrite(db, {
+        key,
+        target: 'heartland',
+        operation: 'capture',
+        workflowId,
+        findRemote: async () => {
+          const tx = await gp.getTransaction(a.transactionId);
+          return tx.status === 'CAPTURED' || tx.status === 'BATCHED' || tx.status === 'FUNDED'
+            ? { externalId: tx.id, result: paymentResult(tx) }
+            : null;
+        },
+        write: async () => {
+          const tx = await gp.capture(a.transactionId, { amountMinor: a.amountMinor, idempotencyKey: key });
+          return { externalId: tx.id, result: paymentResult(tx) };
+        },
+      });
+      return res.result;
+    },
+
+    /** Creates the ERP invoice (draft) for the order; posted only after the capture. */
+    async createInvoice(a: { erp: ErpSystem; order: Order; customerErpId: string; salesOrderErpId: string }) {
+      const workflowId = currentWorkflowId();
+      const o = a.order;
+      const doc = await erp(a.erp).createInvoice(
+        {
+          ref: workflowId,
+          customerErpId: a.customerErpId,
+          salesOrderErpId: a.salesOrderErpId,
+          currency: o.currency,
+          date: o.orderDate,
+          lines: erpLines(o),
+          totalMinor: o.totalMinor,
+        },
+        ctx(workflowId, 'invoice'),
+      );
+      await link(db, 'order', o.source, o.orderId, `${a.erp}:invoice`, doc.erpId);
+      if (o.payment.capturedTransactionId) {
+        await link(db, 'order', o.source, o.orderId, 'heartland', o.payment.capturedTransactionId);
+      }
+      return doc;
+    },
+
+    /** Undo of createInvoice: reverses the invoice this run created, if any (idempotent). */
+    async reverseInvoice(a: { erp: ErpSystem }): Promise<ErpDocRef | null> {
+      const workflowId = currentWorkflowId();
+      const erpId = await createdBy(db, workflowId, 'invoice');
+      return erpId ? erp(a.erp).reverseInvoice(erpId, ctx(workflowId, 'invoice/reverse')) : null;
+    },
+
+    /** Posts the invoice in the ERP. */
+    async postInvoice(a: { erp: ErpSystem; invoiceErpId: string }): Promise<ErpDocRef> {
+      const workflowId = currentWorkflowId();
+      return erp(a.erp).postInvoice(a.invoiceErpId, ctx(workflowId, 'invoice/post'));
+    },
+
+    /** Applies the captured payment to the invoice, in the journal that GL rules give for the payment method. */
+    async applyPayment(a: {
+      erp: ErpSystem;
+      order: Order;
+      invoiceErpId: string;
+      customerErpId: string;
+      transactionId: string;
+      brand: string | null;
+      mappingVersion?: number | null;
+    }): Promise<ErpDocRef> {
+      const workflowId = currentWorkflowId();
+      const rules = await getGlRules(db, a.mappingVersion);
+      const method = a.brand ? `${a.order.payment.method}:${a.brand}` : a.order.payment.method;
+      return erp(a.erp).applyPayment(
+        {
+          ref: workflowId,
+          invoiceErpId: a.invoiceErpId,
+          customerErpId: a.customerErpId,
+          amountMinor: a.order.totalMinor,
+          currency: a.order.currency,
+          date: a.order.orderDate,
+          method,
+          journal: journalFor(rules.rules, method),
+          processorRef: a.transactionId,
+        },
+        ctx(workflowId, 'payment'),
+      );
+    },
+
+    /** Takes the sold quantities off ERP inventory at the order's location. */
+    async adjustInventory(a: { erp: ErpSystem; order: Order }): Promise<void> {
+      const workflowId = currentWorkflowId();
+      await erp(a.erp).adjustInventory(
+        a.order.lines.map((l) => ({ sku: l.sku, location: a.order.location, delta: -l.qty })),
+        ctx(workflowId, 'inventory'),
+      );
+    },
+  };
+}

@@ -1,0 +1,311 @@
+import { fork } from 'node:child_process';
+import path from 'node:path';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import type { NativeConnection } from '@temporalio/worker';
+import type { Db } from '../../src/db';
+import { workflowIds } from '../../src/domain/ids';
+import type { OrderInput } from '../../src/domain/orders';
+import type { ErpSystem } from '../../src/connectors/erp/types';
+import { orderToCash } from '../../workflows/order-to-cash';
+import { testClient, testDb, testNativeConnection } from '../support/env';
+import { flowWorkers, testSandbox, type TestSandbox } from '../support/sandbox';
+
+let db: Db;
+let client: Client;
+let connection: NativeConnection;
+let sb: TestSandbox;
+
+beforeAll(async () => {
+  db = testDb(10);
+  client = await testClient();
+  connection = await testNativeConnection();
+  sb = await testSandbox(db);
+});
+
+afterAll(async () => {
+  await sb?.close();
+  await connection?.close();
+  await client?.connection.close();
+  await db?.destroy();
+});
+
+let seq = 0;
+function order(erp: ErpSystem, queues: { heartland: string; erp: string }, over: Partial<OrderInput> = {}): OrderInput {
+  const orderId = `T${Date.now().toString(36)}${(seq++).toString(36)}`;
+  return {
+    source: 'commerce',
+    orderId,
+    erp,
+    currency: 'USD',
+    orderDate: '2026-11-20',
+    customer: {
+      externalRef: `cust-${orderId}`,
+      name: `Pat Buyer ${orderId}`,
+      email: `pat.${orderId}@example.com`,
+      phone: '+1 555 010 2000',
+    },
+    lines: [
+      { sku: 'SKU-1001', qty: 1, unitPriceMinor: 8999, taxMinor: 742 },
+      { sku: 'SKU-1002', qty: 2, unitPriceMinor: 1599, taxMinor: 264 },
+    ],
+    shippingMinor: 0,
+    totalMinor: 8999 + 742 + 2 * 1599 + 264,
+    payment: { token: `PMT_${orderId}`, brand: 'VISA', last4: '4242' },
+    fulfilmentTimeout: '1 minute',
+    maxParkWait: '2 minutes',
+    queues,
+    ...over,
+  };
+}
+
+const onHand = async (erp: ErpSystem, sku: string) =>
+  (await sb.connectors.erp(erp).readOnHand({ skus: [sku], location: 'MAIN' })).reduce((s, r) => s + r.qty, 0);
+
+async function waitForStage(handle: { query: (q: 'status') => Promise<unknown> }, stage: string, ms = 60_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const s = (await handle.query('status')) as { stage: string };
+    if (s.stage === stage) return s;
+    if (Date.now() > deadline) throw new Error(`stage ${stage} not reached; at ${s.stage}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe.each<ErpSystem>(['odoo', 'm3', 'p21', 'sagepro'])('orderToCash against the %s simulator', (erp) => {
+  test('completes: customer, sales order, auth, fulfilment, invoice, capture, payment and inventory, each once', async () => {
+    const w = await flowWorkers(connection, sb.deps, `o2c-${erp}`);
+    const input = order(erp, w.queues);
+    const workflowId = workflowIds.order(input.source, input.orderId);
+    const before = await onHand(erp, 'SKU-1002');
+    const result = await w.run(async () => {
+      const handle = await client.workflow.start(orderToCash, { taskQueue: w.taskQueue, workflowId, args: [input] });
+      await waitForStage(handle, 'awaiting-fulfilment');
+      await handle.signal('fulfilled', {});
+      const r = await handle.result();
+      const status = (await handle.query('status')) as Record<string, unknown>;
+      expect(status).toMatchObject({
+        stage: 'completed',
+        outcome: 'completed',
+        pivotPassed: true,
+        needsAttention: false,
+      });
+      expect(status.stepsDone).toEqual([
+        'validate',
+        'upsertCustomer',
+        'createSalesOrder',
+        'authorize',
+        'createInvoice',
+        'capture',
+        'postInvoice',
+        'applyPayment',
+        'adjustInventory',
+      ]);
+      const desc = await handle.describe();
+      expect(desc.searchAttributes).toMatchObject({
+        LbFlow: ['order'],
+        LbSource: ['commerce'],
+        LbErp: [erp],
+        LbBusinessKey: [input.orderId],
+        LbStage: ['completed'],
+        LbNeedsAttention: [false],
+        LbAmountMinor: [input.totalMinor],
+      });
+      return r;
+    });
+    expect(result.outcome).toBe('completed');
+    expect(result.capturedMinor).toBe(input.totalMinor);
+    const tx = sb.sandbox.heartlandGp.state.transactions.get(result.transactionId!)!;
+    expect(tx).toMatchObject({ status: 'CAPTURED', captured: input.totalMinor, reference: workflowId });
+    const so = await sb.connectors.erp(erp).getSalesOrder(result.salesOrderErpId!);
+    expect(so.status).not.toBe('cancelled');
+    expect(await onHand(erp, 'SKU-1002')).toBe(before - 2);
+    const writes = await db('external_writes').where({ workflow_id: workflowId }).select('idempotency_key', 'status');
+    const keys = writes.map((r) => r.idempotency_key);
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(writes.every((r) => r.status === 'done')).toBe(true);
+  });
+});
+
+describe('orderToCash outcomes and faults (odoo)', () => {
+  test('a declined card cancels the sales order and ends as declined, not failed', async () => {
+    const w = await flowWorkers(connection, sb.deps, 'o2c-decline');
+    const input = order('odoo', w.queues);
+    input.payment = { token: `PMT_${input.orderId}_DECLINE` };
+    const r = await w.run(() =>
+      client.workflow.execute(orderToCash, {
+        taskQueue: w.taskQueue,
+        workflowId: workflowIds.order('commerce', input.orderId),
+        args: [input],
+      }),
+    );
+    expect(r.outcome).toBe('declined');
+    expect((await sb.connectors.erp('odoo').getSalesOrder(r.salesOrderErpId!)).status).toBe('cancelled');
+  });
+
+  test('a cancel signal voids the authorization and cancels the order', async () => {
+    const w = await flowWorkers(connection, sb.deps, 'o2c-cancel');
+    const input = order('odoo', w.queues);
+    const r = await w.run(async () => {
+      const h = await client.workflow.start(orderToCash, {
+        taskQueue: w.taskQueue,
+        workflowId: workflowIds.order('commerce', input.orderId),
+        args: [input],
+      });
+      await waitForStage(h, 'awaiting-fulfilment');
+      await h.signal('cancel', { reason: 'customer changed their mind' });
+      return h.result();
+    });
+    expect(r.outcome).toBe('cancelled');
+    expect(sb.sandbox.heartlandGp.state.transactions.get(r.transactionId!)!.status).toBe('REVERSED');
+    expect((await sb.connectors.erp('odoo').getSalesOrder(r.salesOrderErpId!)).status).toBe('cancelled');
+  });
+
+  test('invoice rejected without retry before capture: parks with a dead letter; discard voids the auth, then cancels the order', async () => {
+    const w = await flowWorkers(connection, sb.deps, 'o2c-invoice');
+    const input = order('odoo', w.queues);
+    const workflowId = workflowIds.order('commerce', input.orderId);
+    await w.run(async () => {
+      const h = await client.workflow.start(orderToCash, { taskQueue: w.taskQueue, workflowId, args: [input] });
+      await waitForStage(h, 'awaiting-fulfilment');
+      sb.sandbox.odoo.faults.set({
+        error: {
+          status: 422,
+          count: 1,
+          body: {
+            name: 'odoo.exceptions.ValidationError',
+            message: 'Invoice lines need an income account',
+            arguments: [],
+            context: {},
+            debug: '',
+          },
+        },
+        paths: ['account.move/create'],
+      });
+      await h.signal('fulfilled', {});
+      const parked = (await waitForStage(h, 'invoicing')) as Record<string, unknown>;
+      const deadline = Date.now() + 30_000;
+      let status = parked;
+      while (!status.needsAttention && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+        status = (await h.query('status')) as Record<string, unknown>;
+      }
+      expect(status).toMatchObject({ needsAttention: true, parkedStep: 'createInvoice' });
+      const dl = await db('dead_letters').where({ id: status.deadLetterId }).first();
+      expect(dl).toMatchObject({ flow: 'order', workflow_id: workflowId, step: 'createInvoice', status: 'open' });
+      expect(JSON.stringify(dl.input)).not.toMatch(/\d{13,19}/);
+      expect((await h.describe()).searchAttributes.LbNeedsAttention).toEqual([true]);
+      await h.executeUpdate('discard', { args: [{ actor: 'finance@test', reason: 'customer will re-order' }] });
+      await expect(h.result()).rejects.toThrow();
+      const final = (await h.query('status')) as Record<string, unknown>;
+      expect(final.compensationsRun).toEqual(['createInvoice', 'authorize', 'createSalesOrder']);
+      expect(final.stage).toBe('compensated');
+      expect((await db('dead_letters').where({ id: status.deadLetterId }).first()).status).toBe('discarded');
+    });
+    const undo = await db('external_writes')
+      .where({ workflow_id: workflowId })
+      .whereIn('idempotency_key', [`${workflowId}/authorize/void`, `${workflowId}/sales-order/cancel`])
+      .orderBy('id');
+    expect(undo.map((r) => r.idempotency_key)).toEqual([
+      `${workflowId}/authorize/void`,
+      `${workflowId}/sales-order/cancel`,
+    ]);
+    const auth = await db('external_writes')
+      .where({ idempotency_key: `${workflowId}/authorize` })
+      .first();
+    expect(sb.sandbox.heartlandGp.state.transactions.get(auth.external_id)!.status).toBe('REVERSED');
+  });
+
+  test('the same start twice gives one run', async () => {
+    const w = await flowWorkers(connection, sb.deps, 'o2c-dup');
+    const input = order('odoo', w.queues, { fulfilmentTimeout: '2 seconds' });
+    const workflowId = workflowIds.order('commerce', input.orderId);
+    await w.run(async () => {
+      const h1 = await client.workflow.start(orderToCash, { taskQueue: w.taskQueue, workflowId, args: [input] });
+      await expect(
+        client.workflow.start(orderToCash, { taskQueue: w.taskQueue, workflowId, args: [input] }),
+      ).rejects.toBeInstanceOf(WorkflowExecutionAlreadyStartedError);
+      const h2 = await client.workflow.start(orderToCash, {
+        taskQueue: w.taskQueue,
+        workflowId,
+        args: [input],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+      });
+      expect(h2.firstExecutionRunId).toBe(h1.firstExecutionRunId);
+      expect((await h1.result()).outcome).toBe('expired');
+    });
+    const runs = [];
+    for await (const r of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runs.push(r);
+    expect(runs).toHaveLength(1);
+  });
+
+  test('ERP answers 5xx for 30 seconds, then recovers: the run completes with no duplicate ERP record', async () => {
+    const w = await flowWorkers(connection, sb.deps, 'o2c-5xx');
+    const input = order('odoo', w.queues);
+    const workflowId = workflowIds.order('commerce', input.orderId);
+    sb.sandbox.odoo.faults.set({ error: { status: 503, forMs: 30_000, body: { message: 'Service Unavailable' } } });
+    const started = Date.now();
+    try {
+      const r = await w.run(async () => {
+        const h = await client.workflow.start(orderToCash, { taskQueue: w.taskQueue, workflowId, args: [input] });
+        await h.signal('fulfilled', {});
+        return h.result();
+      });
+      expect(r.outcome).toBe('completed');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(30_000);
+    } finally {
+      sb.sandbox.odoo.faults.clear();
+    }
+    const orders = sb.sandbox.odoo.state.records('sale.order', [['client_order_ref', '=', workflowId]]);
+    expect(orders).toHaveLength(1);
+    expect(await db('dead_letters').where({ workflow_id: workflowId })).toHaveLength(0);
+  }, 180_000);
+
+  test('SIGKILL of the worker during capture: exactly one capture at Heartland', async () => {
+    const w = await flowWorkers(connection, sb.deps, 'o2c-kill');
+    const input = order('odoo', w.queues);
+    const workflowId = workflowIds.order('commerce', input.orderId);
+    const child = fork(path.join(__dirname, '..', 'fixtures', 'flow-worker.ts'), [], {
+      execArgv: ['--import', 'tsx'],
+      env: {
+        ...process.env,
+        LB_TEST_SANDBOX_ENV: JSON.stringify(sb.sandbox.env),
+        FLOW_QUEUES: [w.taskQueue, w.queues.heartland, w.queues.erp].join(','),
+      },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.once('message', () => resolve());
+        child.once('exit', (code) => reject(new Error(`flow worker exited early (${code})`)));
+      });
+      const h = await client.workflow.start(orderToCash, { taskQueue: w.taskQueue, workflowId, args: [input] });
+      await h.signal('fulfilled', {});
+      sb.sandbox.heartlandGp.faults.set({ latencyMs: 1500, paths: ['/capture'] });
+      const deadline = Date.now() + 60_000;
+      while (
+        !(await db('external_writes')
+          .where({ idempotency_key: `${workflowId}/capture` })
+          .first())
+      ) {
+        if (Date.now() > deadline) throw new Error('capture never started');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await new Promise((r) => setTimeout(r, 300)); // the capture request is now inside the simulator
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+      sb.sandbox.heartlandGp.faults.clear();
+      const r = await w.run(() => h.result());
+      expect(r.outcome).toBe('completed');
+      const tx = sb.sandbox.heartlandGp.state.transactions.get(r.transactionId!)!;
+      expect(tx.status).toBe('CAPTURED');
+      expect(tx.captured).toBe(input.totalMinor);
+      const capture = await db('external_writes')
+        .where({ idempotency_key: `${workflowId}/capture` })
+        .first();
+      expect(capture.status).toBe('done');
+      expect(capture.attempts).toBeGreaterThanOrEqual(2);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+  }, 180_000);
+});
