@@ -5,6 +5,7 @@ import { issueList, orderInputSchema, type Order, type OrderInput } from '../src
 import { findWrite, idempotentWrite } from '../src/db/external-writes';
 import type { Db } from '../src/db';
 import type { ErpConnector, ErpDocRef, ErpSystem } from '../src/connectors/erp/types';
+import { SHIPPING_SKU } from '../src/connectors/erp/common';
 import type { GpTransaction } from '../src/connectors/heartland/gp-types';
 import { getGlRules, journalFor } from '../src/mapping/gl-rules';
 import { currentWorkflowId } from './context';
@@ -45,9 +46,6 @@ async function createdBy(db: Db, workflowId: string, step: string): Promise<stri
   const row = await findWrite(db, idempotencyKey(workflowId, step));
   return row && row.status !== 'pending' ? (row.external_id as string | null) : null;
 }
-
-/** The SKU of the service item that carries shipping on ERP documents (every simulator's catalog has it). */
-export const SHIPPING_SKU = 'SHIPPING';
 
 /** ERP document lines: the order lines plus shipping as a service line, so the document total is the order total. */
 export function erpLines(order: Order) {

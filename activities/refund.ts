@@ -4,6 +4,7 @@ import { issueList, refundInputSchema, type Refund, type RefundInput } from '../
 import { findWrite, idempotentWrite } from '../src/db/external-writes';
 import type { Db } from '../src/db';
 import type { ErpConnector, ErpDocRef, ErpSystem } from '../src/connectors/erp/types';
+import { REFUND_SKU } from '../src/connectors/erp/common';
 import { currentWorkflowId } from './context';
 import { need, type ActivityDeps } from './deps';
 
@@ -126,7 +127,7 @@ export function createRefundActivities(deps: ActivityDeps) {
       const r = a.refund;
       const lines = r.lines.length
         ? r.lines
-        : [{ sku: 'REFUND', description: r.reason, qty: 1, unitPriceMinor: r.amountMinor, taxMinor: 0 }];
+        : [{ sku: REFUND_SKU, description: r.reason, qty: 1, unitPriceMinor: r.amountMinor, taxMinor: 0 }];
       return erp(r.erp).draftCreditMemo(
         {
           ref: workflowId,
@@ -204,7 +205,7 @@ export function createRefundActivities(deps: ActivityDeps) {
     async restock(a: { refund: Refund }): Promise<void> {
       const workflowId = currentWorkflowId();
       const r = a.refund;
-      const lines = r.lines.filter((l) => l.sku !== 'REFUND');
+      const lines = r.lines.filter((l) => l.sku !== REFUND_SKU);
       if (lines.length === 0) return;
       await erp(r.erp).adjustInventory(
         lines.map((l) => ({ sku: l.sku, location: r.location, delta: l.qty })),

@@ -75,7 +75,10 @@ export interface RequestOptions<T> {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   path: string;
   query?: Record<string, string | number | boolean | undefined>;
+  /** Sent as JSON. */
   body?: unknown;
+  /** Sent as `application/x-www-form-urlencoded` (e.g. an OAuth2 token request); not together with `body`. */
+  form?: Record<string, string>;
   headers?: Record<string, string>;
   idempotencyKey?: string;
   schema: z.ZodType<T>;
@@ -203,6 +206,9 @@ export class HttpClient {
 
   /** Sends a request and returns the status, headers, parsed JSON body (or text) without schema validation. */
   async requestRaw(o: Omit<RequestOptions<unknown>, 'schema'>): Promise<RawResponse> {
+    if (o.body !== undefined && o.form !== undefined) {
+      throw new TypeError(`${this.opts.connector} ${o.method} ${o.path}: a request has either a JSON body or a form`);
+    }
     const ok = (s: number) => (o.okStatuses ? o.okStatuses.includes(s) : s >= 200 && s < 300);
     let token = this.opts.auth ? await this.opts.auth.getToken() : undefined;
     let res = await this.send(o, token, ok);
@@ -301,6 +307,9 @@ export class HttpClient {
     if (o.body !== undefined) {
       payload = JSON.stringify(o.body);
       headers['content-type'] = 'application/json';
+    } else if (o.form !== undefined) {
+      payload = new URLSearchParams(o.form).toString();
+      headers['content-type'] = 'application/x-www-form-urlencoded';
     }
     Object.assign(headers, o.headers);
 

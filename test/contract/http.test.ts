@@ -80,6 +80,9 @@ beforeAll(async () => {
   app.get('/drift', (_req, res) => {
     res.json({ id: 'd', amt: '12', idem: null, lines: [{ sku: 'SKU-1001' }, { sku: 7 }] });
   });
+  app.post('/form', express.urlencoded({ extended: false }), (req, res) => {
+    res.json({ id: String(req.get('content-type')), amount: String(req.body.amount), idem: String(req.body.note) });
+  });
   app.get('/nested', (_req, res) => {
     res.json({ lines: [{ sku: 'SKU-1001' }, { sku: 7 }] });
   });
@@ -144,6 +147,20 @@ describe('HttpClient', () => {
     expect(typeof line.ms).toBe('number');
     expect(lines[0]).not.toContain('sekrit');
     expect(lines[0]).not.toContain('4111');
+  });
+
+  test('a form is sent url-encoded; a request cannot carry both a form and a JSON body', async () => {
+    const c = client();
+    const out = await c.request({
+      method: 'POST',
+      path: '/form',
+      form: { amount: '12.50', note: 'a&b=c é' },
+      schema: itemSchema,
+    });
+    expect(out).toEqual({ id: 'application/x-www-form-urlencoded', amount: '12.50', idem: 'a&b=c é' });
+    await expect(
+      c.request({ method: 'POST', path: '/form', form: { amount: '1' }, body: { amount: 1 }, schema: itemSchema }),
+    ).rejects.toThrow(TypeError);
   });
 
   test('query parameters are encoded and undefined ones dropped', async () => {

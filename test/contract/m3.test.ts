@@ -376,12 +376,49 @@ test('inventory: a crash after M3 applied a line does not apply it again', async
 
 test('lists the shared catalog with integer minor-unit prices', async () => {
   expect(await erp.listProducts()).toEqual([
+    { sku: 'REFUND', name: 'Refund adjustment', priceMinor: 0, currency: 'USD', uom: 'EA' },
+    { sku: 'SHIPPING', name: 'Shipping', priceMinor: 0, currency: 'USD', uom: 'EA' },
     { sku: 'SKU-1001', name: 'Trail Runner Shoe', priceMinor: 8999, currency: 'USD', uom: 'EA' },
     { sku: 'SKU-1002', name: 'Wool Socks', priceMinor: 1599, currency: 'USD', uom: 'EA' },
     { sku: 'SKU-1003', name: 'Rain Jacket', priceMinor: 12900, currency: 'USD', uom: 'EA' },
     { sku: 'SKU-1004', name: 'Water Bottle', priceMinor: 2499, currency: 'USD', uom: 'EA' },
     { sku: 'SKU-1005', name: 'Headlamp', priceMinor: 3450, currency: 'USD', uom: 'EA' },
   ]);
+});
+
+test('a SHIPPING service line is accepted on an order and an invoice, totals match, stock is left alone', async () => {
+  const r = ref('ship');
+  const lines = [
+    { sku: 'SKU-1002', qty: 2, unitPriceMinor: 1599, taxMinor: 264 },
+    { sku: 'SHIPPING', description: 'Shipping', qty: 1, unitPriceMinor: 500, taxMinor: 0 },
+  ];
+  const doc = order(r, { lines, totalMinor: 2 * 1599 + 264 + 500 });
+  const so = await erp.createSalesOrder(doc, { idempotencyKey: k('ship/so') });
+  expect(so).toMatchObject({ status: 'confirmed', rawStatus: '20' });
+  expect(sim.state.execute('OIS100MI', 'GetHead', { ORNO: so.erpId })[0]).toMatchObject({ TOAM: '39.62', NBLN: '2' });
+  expect(sim.state.data.orders.get(so.erpId)!.lines.map((l) => [l.ITNO, l.SAPR])).toEqual([
+    ['SKU-1002', 1599],
+    ['SHIPPING', 500],
+  ]);
+
+  const inv = await erp.createInvoice(
+    { ...doc, ref: `${r}-inv`, salesOrderErpId: so.erpId },
+    { idempotencyKey: k('ship/inv') },
+  );
+  expect(await erp.postInvoice(inv.erpId, { idempotencyKey: k('ship/post') })).toMatchObject({ status: 'posted' });
+  expect(sim.state.execute('OIS300MI', 'Get', { IVNO: inv.erpId })[0]).toMatchObject({ CUAM: '39.62', STAT: '20' });
+
+  const [socks] = await erp.readOnHand({ skus: ['SKU-1002'], location: 'MAIN' });
+  const sold = lines.map((l) => ({ sku: l.sku, location: 'MAIN', delta: -l.qty }));
+  await erp.adjustInventory(sold, { idempotencyKey: k('ship/stock') });
+  expect(await erp.readOnHand({ skus: ['SKU-1002', 'SHIPPING'], location: 'MAIN' })).toEqual([
+    { sku: 'SHIPPING', location: 'MAIN', qty: 0 },
+    { sku: 'SKU-1002', location: 'MAIN', qty: socks.qty - 2 },
+  ]);
+  expect(sim.state.seen('MMS850MI', 'AddAdjust', (x) => x.ITNO === 'SHIPPING')).toBe(0);
+  expect(() => sim.state.execute('MMS850MI', 'AddAdjust', { WHLO: 'MAIN', ITNO: 'SHIPPING', QLQT: '1' })).toThrow(
+    'Item SHIPPING is not inventory accounted',
+  );
 });
 
 test('a crash between the remote write and our record: the retry finds the order and adds only the missing line', async () => {
@@ -492,9 +529,29 @@ test('bad client credentials are AuthFailed; a bad .ionapi file is ConfigError',
   const file = path.join(dir, 'ledgerbridge.ionapi');
   writeFileSync(file, JSON.stringify(sim.ionapi));
   const fromFile = connector({ ionapi: file });
-  expect((await fromFile.listProducts()).length).toBe(5);
+  expect((await fromFile.listProducts()).length).toBe(7);
   writeFileSync(file, JSON.stringify({ ti: 'x' }));
   expect(() => new M3Connector({ db, ionapi: file })).toThrow(expect.objectContaining({ type: 'ConfigError' }));
+});
+
+test('the token is fetched with a form-encoded grant; token endpoint failures keep the taxonomy', async () => {
+  const c = connector();
+  await c.listProducts();
+  expect(sim.state.tokenRequests.at(-1)).toEqual({
+    contentType: 'application/x-www-form-urlencoded',
+    grantType: 'password',
+  });
+  const badAccount = await failed(connector({ ionapi: { ...sim.ionapi, sask: 'wrong' } }).listProducts(), 'AuthFailed');
+  expect(badAccount.nonRetryable).toBe(true);
+  expect(badAccount.details?.[0]).toMatchObject({ connector: 'm3', status: 400, code: 'invalid_grant' });
+  const tokenPath = `/${sim.state.tenant}/as/token.oauth2`;
+  sim.faults.set({ rateLimit: { count: 1, retryAfterSeconds: 4 }, paths: [tokenPath] });
+  const limited = await failed(connector().listProducts(), 'RateLimited');
+  expect(limited.nextRetryDelay).toBe(4000);
+  sim.faults.set({ error: { status: 503, count: 1 }, paths: [tokenPath] });
+  expect((await failed(connector().listProducts(), 'UpstreamUnavailable')).nonRetryable).toBe(false);
+  sim.faults.set({ malformed: { count: 1, mode: 'truncated' }, paths: [tokenPath] });
+  await failed(connector().listProducts(), 'SchemaMismatch');
 });
 
 test('429 from the gateway is RateLimited with the Retry-After delay; 503 is UpstreamUnavailable', async () => {

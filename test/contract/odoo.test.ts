@@ -365,12 +365,45 @@ describe.each(['json2', 'jsonrpc'] as const)('Odoo adapter over %s', (protocol) 
   test('lists the shared catalog with integer minor-unit prices', async () => {
     const products = await erp.listProducts();
     expect(products).toEqual([
+      { sku: 'REFUND', name: 'Refund adjustment', priceMinor: 0, currency: 'USD', uom: 'Units' },
+      { sku: 'SHIPPING', name: 'Shipping', priceMinor: 0, currency: 'USD', uom: 'Units' },
       { sku: 'SKU-1001', name: 'Trail Runner Shoe', priceMinor: 8999, currency: 'USD', uom: 'Units' },
       { sku: 'SKU-1002', name: 'Wool Socks', priceMinor: 1599, currency: 'USD', uom: 'Units' },
       { sku: 'SKU-1003', name: 'Rain Jacket', priceMinor: 12900, currency: 'USD', uom: 'Units' },
       { sku: 'SKU-1004', name: 'Water Bottle', priceMinor: 2499, currency: 'USD', uom: 'Units' },
       { sku: 'SKU-1005', name: 'Headlamp', priceMinor: 3450, currency: 'USD', uom: 'Units' },
     ]);
+  });
+
+  test('a SHIPPING service line is accepted on an order and an invoice, totals match, stock is left alone', async () => {
+    const r = ref('ship');
+    const lines = [
+      { sku: 'SKU-1002', qty: 2, unitPriceMinor: 1599, taxMinor: 264 },
+      { sku: 'SHIPPING', description: 'Shipping', qty: 1, unitPriceMinor: 500, taxMinor: 0 },
+    ];
+    const doc = order(r, { lines, totalMinor: 2 * 1599 + 264 + 500 });
+    const so = await erp.createSalesOrder(doc, { idempotencyKey: k('ship/so') });
+    expect(so).toMatchObject({ status: 'confirmed', rawStatus: 'sale' });
+    const [stored] = sim.state.records('sale.order', [['client_order_ref', '=', r]]);
+    expect(stored.amount_total).toBe(39.62);
+    const soLines = sim.state.records('sale.order.line', [['order_id', '=', Number(so.erpId)]]);
+    expect(soLines.find((l) => l.name === 'Shipping')).toMatchObject({ product_uom_qty: 1, price_unit: 5 });
+
+    const inv = await erp.createInvoice(
+      { ...doc, ref: `${r}-inv`, salesOrderErpId: so.erpId },
+      { idempotencyKey: k('ship/inv') },
+    );
+    expect(await erp.postInvoice(inv.erpId, { idempotencyKey: k('ship/post') })).toMatchObject({ status: 'posted' });
+    expect(sim.state.store.get('account.move', Number(inv.erpId)).amount_total).toBe(39.62);
+
+    const [socks] = await erp.readOnHand({ skus: ['SKU-1002'], location: 'MAIN' });
+    const sold = lines.map((l) => ({ sku: l.sku, location: 'MAIN', delta: -l.qty }));
+    await erp.adjustInventory(sold, { idempotencyKey: k('ship/stock') });
+    expect(await erp.readOnHand({ skus: ['SKU-1002', 'SHIPPING'], location: 'MAIN' })).toEqual([
+      { sku: 'SHIPPING', location: 'MAIN', qty: 0 },
+      { sku: 'SKU-1002', location: 'MAIN', qty: socks.qty - 2 },
+    ]);
+    expect(sim.state.records('stock.move', [['name', '=like', `Ledgerbridge ${k('ship/stock')}%`]])).toHaveLength(1);
   });
 
   test('a crash after the remote create (external id written) resumes without a second record', async () => {

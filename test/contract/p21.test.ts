@@ -4,6 +4,7 @@ import { P21Connector } from '../../src/connectors/erp/p21';
 import type { ErpJournalInput, WriteContext } from '../../src/connectors/erp/types';
 import type { Db } from '../../src/db';
 import { startP21Simulator, type P21Simulator } from '../../src/sandbox/p21';
+import { lineTotal, type P21DocLine } from '../../src/sandbox/p21/state';
 import { testDb } from '../support/env';
 
 /** The P21 adapter against the P21 simulator over real HTTP, with a real Postgres for external_writes. */
@@ -215,7 +216,7 @@ describe('order to cash', () => {
   it('rejects an order for an unknown item with the P21 message', async () => {
     const err = await failureOf(
       erp.createSalesOrder(
-        { ...order(`order-${run}-bad`), lines: [{ sku: 'SKU-9999', qty: 1, unitPriceMinor: 100 }] },
+        { ...order(`order-${run}-bad`), lines: [{ sku: 'SKU-9999', qty: 1, unitPriceMinor: 100 }], totalMinor: 100 },
         ctx('so'),
       ),
     );
@@ -300,7 +301,16 @@ describe('inventory and products', () => {
       currency: 'USD',
       uom: 'EA',
     });
-    expect(products.map((p) => p.sku).sort()).toEqual(['SKU-1001', 'SKU-1002', 'SKU-1003', 'SKU-1004', 'SKU-1005']);
+    expect(products.map((p) => p.sku).sort()).toEqual([
+      'REFUND',
+      'SHIPPING',
+      'SKU-1001',
+      'SKU-1002',
+      'SKU-1003',
+      'SKU-1004',
+      'SKU-1005',
+    ]);
+    expect(products.find((p) => p.sku === 'SHIPPING')).toMatchObject({ name: 'Shipping', priceMinor: 0 });
   });
 
   it('adjusts inventory once per key', async () => {
@@ -353,6 +363,49 @@ describe('inventory and products', () => {
     );
     expect(err.type).toBe('UpstreamRejected');
     expect(err.message).toMatch(/negative/);
+  });
+});
+
+describe('service items', () => {
+  const total = (lines: P21DocLine[]) => lineTotal(lines).net + lineTotal(lines).tax;
+  const lines = [
+    { sku: 'SKU-1002', qty: 2, unitPriceMinor: 1599, taxMinor: 264 },
+    { sku: 'SHIPPING', description: 'Shipping', qty: 1, unitPriceMinor: 500, taxMinor: 0 },
+  ];
+  const shipped = (ref: string) => ({ ...order(ref), lines, totalMinor: 2 * 1599 + 264 + 500 });
+
+  it('accepts a SHIPPING line on an order and an invoice with matching totals, and never adjusts its stock', async () => {
+    const so = await erp.createSalesOrder(shipped(`order-${run}-ship`), ctx('so'));
+    const stored = sim.state.orders.find((o) => o.OrderNo === so.erpId)!;
+    expect(stored.lines.map((l) => [l.PartNum, l.Quantity, l.UnitPriceMinor])).toEqual([
+      ['SKU-1002', 2, 1599],
+      ['SHIPPING', 1, 500],
+    ]);
+    expect(total(stored.lines)).toBe(3962);
+
+    const inv = await erp.createInvoice({ ...shipped(`inv-${run}-ship`), salesOrderErpId: so.erpId }, ctx('inv'));
+    expect((await erp.postInvoice(inv.erpId, ctx('post'))).status).toBe('posted');
+    expect(total(sim.state.invoices.find((i) => i.InvoiceNo === inv.erpId)!.lines)).toBe(3962);
+
+    const start = onHand('SKU-1002');
+    await erp.adjustInventory(
+      lines.map((l) => ({ sku: l.sku, location: 'MAIN', delta: -l.qty })),
+      ctx('adj'),
+    );
+    expect(onHand('SKU-1002')).toBe(start - 2);
+    expect(sim.state.adjustments.filter((a) => a.PartNum === 'SHIPPING')).toEqual([]);
+    const sent = requestsOf('InventoryAdjustment');
+    await erp.adjustInventory([{ sku: 'SHIPPING', location: 'MAIN', delta: -1 }], ctx('adj'));
+    expect(requestsOf('InventoryAdjustment')).toBe(sent);
+    expect(sim.state.invLoc.some((l) => l.PartNum === 'SHIPPING')).toBe(false);
+  });
+
+  it('refuses a document whose total is not the sum of its lines before sending anything', async () => {
+    const before = requestsOf('Invoice');
+    const err = await failureOf(erp.createInvoice({ ...shipped(`inv-${run}-bad`), totalMinor: 3462 }, ctx('inv')));
+    expect(err.type).toBe('ValidationError');
+    expect(err.message).toMatch(/lines add up to 3962 minor units but totalMinor is 3462/);
+    expect(requestsOf('Invoice')).toBe(before);
   });
 });
 
@@ -427,7 +480,7 @@ describe('transport faults', () => {
     await c.listProducts();
     sim.state.tokens.clear();
     const before = sim.state.tokenGrants.password;
-    expect((await c.listProducts()).length).toBe(5);
+    expect((await c.listProducts()).length).toBe(7);
     expect(sim.state.tokenGrants.password).toBe(before + 1);
   });
 

@@ -8,6 +8,7 @@ import { SageProConnector } from '../../src/connectors/erp/sagepro';
 import type { ErpJournalInput, WriteContext } from '../../src/connectors/erp/types';
 import type { Db } from '../../src/db';
 import { startSageProSimulator, type SageProSimulator } from '../../src/sandbox/sagepro';
+import { docTotal } from '../../src/sandbox/sagepro/state';
 import { testDb, testTmpDir } from '../support/env';
 
 /** The Sage Pro adapter against the Sage Pro importer simulator through real files, with a real Postgres. */
@@ -345,7 +346,8 @@ describe('inventory and products', () => {
     ]);
     expect(await erp.readOnHand({ location: 'WEST' })).toEqual([{ sku: 'SKU-1001', location: 'WEST', qty: 5 }]);
     const products = await erp.listProducts();
-    expect(products).toHaveLength(5);
+    expect(products).toHaveLength(7);
+    expect(products.find((p) => p.sku === 'SHIPPING')).toMatchObject({ name: 'Shipping', priceMinor: 0 });
     expect(products.find((p) => p.sku === 'SKU-1001')).toEqual({
       sku: 'SKU-1001',
       name: 'Trail Runner Shoe',
@@ -366,6 +368,49 @@ describe('inventory and products', () => {
     await erp.adjustInventory(adjustments, c);
     expect([onHand('SKU-1002'), onHand('SKU-1003')]).toEqual([start[0] - 4, start[1] + 2]);
     expect(batchesFor(erp.batchIdFor('IC', c.idempotencyKey))).toHaveLength(1);
+  });
+});
+
+describe('service items', () => {
+  const lines = [
+    { sku: 'SKU-1002', qty: 2, unitPriceMinor: 1599, taxMinor: 264 },
+    { sku: 'SHIPPING', description: 'Shipping', qty: 1, unitPriceMinor: 500, taxMinor: 0 },
+  ];
+  const shipped = (ref: string) => ({ ...doc(ref), lines, totalMinor: 2 * 1599 + 264 + 500 });
+
+  it('accepts a SHIPPING line on an order and an invoice with matching totals, and never adjusts its stock', async () => {
+    const so = await erp.createSalesOrder(shipped(`order-${run}-ship`), ctx('so'));
+    const stored = sim.state.orders.find((o) => o.SONO === so.erpId)!;
+    expect(stored.lines.map((l) => [l.ITEM, l.QTY, l.PRICE])).toEqual([
+      ['SKU-1002', 2, 1599],
+      ['SHIPPING', 1, 500],
+    ]);
+    expect(docTotal(stored.lines)).toBe(3962);
+
+    const inv = await erp.createInvoice({ ...shipped(`inv-${run}-ship`), salesOrderErpId: so.erpId }, ctx('inv'));
+    expect((await erp.postInvoice(inv.erpId, ctx('post'))).status).toBe('posted');
+    expect(docTotal(sim.state.invoices.find((i) => i.INVNO === inv.erpId)!.lines)).toBe(3962);
+
+    const c = ctx('ic');
+    const start = onHand('SKU-1002');
+    await erp.adjustInventory(
+      lines.map((l) => ({ sku: l.sku, location: 'MAIN', delta: -l.qty })),
+      c,
+    );
+    expect(onHand('SKU-1002')).toBe(start - 2);
+    expect(sim.state.ictrans.filter((t) => t.REFNO === c.idempotencyKey).map((t) => t.ITEM)).toEqual(['SKU-1002']);
+    const batches = sim.state.batches.length;
+    await erp.adjustInventory([{ sku: 'SHIPPING', location: 'MAIN', delta: -1 }], ctx('ic'));
+    expect(sim.state.batches.length).toBe(batches);
+    expect(sim.state.onhand.some((o) => o.ITEM === 'SHIPPING')).toBe(false);
+  });
+
+  it('refuses a document whose total is not the sum of its lines before writing any file', async () => {
+    const batches = sim.state.batches.length;
+    const err = await failureOf(erp.createSalesOrder({ ...shipped(`order-${run}-bad`), totalMinor: 3462 }, ctx('so')));
+    expect(err.type).toBe('ValidationError');
+    expect(err.message).toMatch(/lines add up to 3962 minor units but totalMinor is 3462/);
+    expect(sim.state.batches.length).toBe(batches);
   });
 });
 

@@ -48,8 +48,8 @@ function order(erp: ErpSystem, queues: { heartland: string; erp: string }, over:
       { sku: 'SKU-1001', qty: 1, unitPriceMinor: 8999, taxMinor: 742 },
       { sku: 'SKU-1002', qty: 2, unitPriceMinor: 1599, taxMinor: 264 },
     ],
-    shippingMinor: 0,
-    totalMinor: 8999 + 742 + 2 * 1599 + 264,
+    shippingMinor: 500, // travels as the SHIPPING service line on ERP documents
+    totalMinor: 8999 + 742 + 2 * 1599 + 264 + 500,
     payment: { token: `PMT_${orderId}`, brand: 'VISA', last4: '4242' },
     fulfilmentTimeout: '1 minute',
     maxParkWait: '2 minutes',

@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 import { CsvError, parse } from 'csv-parse/sync';
 import { failure } from '../../domain/errors';
 import { exponentOf, formatDecimal, money, parseDecimal } from '../../domain/money';
+import { checkBalance } from '../erp/common';
 import type { ErpJournalInput, JournalLine } from '../erp/types';
 
 /**
@@ -431,34 +432,12 @@ export const DEFAULT_PAYROLL_ACCOUNTS: PayrollAccountMap = Object.freeze({
   cash: '1010',
 });
 
-/** Throws a non-retryable JournalUnbalanced unless every line is one-sided and debits equal credits. */
+/**
+ * Throws unless the journal has two or more lines, each one-sided on an account (ValidationError), and debits equal
+ * credits (JournalUnbalanced): the same check the ERP adapters make before posting (src/connectors/erp/common.ts).
+ */
 export function assertJournalBalanced(j: ErpJournalInput): void {
-  let debit = 0;
-  let credit = 0;
-  j.lines.forEach((l, i) => {
-    const ok =
-      Number.isSafeInteger(l.debitMinor) &&
-      Number.isSafeInteger(l.creditMinor) &&
-      l.debitMinor >= 0 &&
-      l.creditMinor >= 0 &&
-      (l.debitMinor === 0) !== (l.creditMinor === 0);
-    if (!ok) {
-      throw failure('JournalUnbalanced', `journal ${j.ref}: line ${i + 1} (${l.account}) must be a debit or a credit`, {
-        ref: j.ref,
-        line: i + 1,
-      });
-    }
-    debit += l.debitMinor;
-    credit += l.creditMinor;
-  });
-  if (debit !== credit || j.lines.length < 2) {
-    throw failure(
-      'JournalUnbalanced',
-      `journal ${j.ref}: debits ${formatDecimal(money(debit, j.currency))} != credits ` +
-        `${formatDecimal(money(credit, j.currency))} ${j.currency}`,
-      { ref: j.ref, debitMinor: debit, creditMinor: credit },
-    );
-  }
+  checkBalance('payroll', j);
 }
 
 /**

@@ -187,13 +187,11 @@ function build(currency: string) {
       updatedAt: w.updated_at,
     }));
 
+  // A ticket embeds these fields of its customer; the customers resource has them and more.
+  const customerCore = { id: wireId, public_id: optText, first_name: optText, last_name: optText, email: optText };
   const customer = z
     .object({
-      id: wireId,
-      public_id: optText,
-      first_name: optText,
-      last_name: optText,
-      email: optText,
+      ...customerCore,
       phone: optText,
       active: z.boolean().optional().default(true),
       created_at: timestamp.optional(),
@@ -292,16 +290,7 @@ function build(currency: string) {
       public_id: z.union([z.string(), z.number()]).transform(String),
       status: z.enum(['complete', 'void']),
       customer_id: nullableId,
-      customer: z
-        .object({
-          id: wireId,
-          public_id: optText,
-          first_name: optText,
-          last_name: optText,
-          email: optText,
-        })
-        .nullable()
-        .optional(),
+      customer: z.object(customerCore).nullable().optional(),
       location_id: nullableId,
       subtotal: amount,
       tax_total: amount,

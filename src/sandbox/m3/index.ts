@@ -37,9 +37,13 @@
  *     lake). An unknown account answers "Account 4999 does not exist" on `AddBatchLine`.
  *   - MMS060MI `LstBalID` returns one balance identity per item and warehouse; MMS850MI `AddAdjust` takes a signed
  *     `QLQT` and our marker in `REMK`, and MWS070MI `LstTransByItem` lists those transactions. MMS200MI items carry
- *     the base sales price (`SAPR`, `CUCD`) that real M3 keeps in OIS017.
+ *     the base sales price (`SAPR`, `CUCD`) that real M3 keeps in OIS017, and `STCD` (inventory accounting, 0 or 1).
+ *   - Orders and invoices never allocate or issue stock: stock moves only through `AddAdjust`, which refuses an item
+ *     with STCD 0 ("Item SHIPPING is not inventory accounted", WIT0301).
+ * - Token requests are recorded (content type and grant type) so that tests can see what the client sent.
  * - Seed: customers with near-duplicates (same email in another case, same phone written differently), SKU-1001..1005
- *   at warehouse MAIN, accounts without 4999 and 6199.
+ *   at warehouse MAIN, the service item SHIPPING ("Shipping", price 0, STCD 0, no balance: order-to-cash sends
+ *   shipping as a SHIPPING line), accounts without 4999 and 6199.
  */
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -66,6 +70,8 @@ export interface M3SimState {
   readonly tokensIssued: () => number;
   /** 401 answers sent by the gateway. */
   readonly unauthorized: () => number;
+  /** Every token request: its content type and grant type. */
+  readonly tokenRequests: { contentType: string; grantType: string }[];
   /** Runs one MI transaction directly (no HTTP), e.g. to simulate a write from an earlier, crashed attempt. */
   execute(program: string, transaction: string, fields: Fields): MiRecord[];
   /** How many times the simulator received a transaction whose record matches `match`. */
@@ -105,6 +111,7 @@ export async function startM3Simulator(opts: M3SimulatorOptions = {}): Promise<M
   const tokens = new Map<string, number>();
   let issued = 0;
   let unauthorized = 0;
+  const tokenRequests: M3SimState['tokenRequests'] = [];
 
   const run = (program: string, transaction: string, fields: Fields, maxrecs: number, bulk: boolean): MiResult => {
     const handler = PROGRAMS[program]?.[transaction];
@@ -132,6 +139,7 @@ export async function startM3Simulator(opts: M3SimulatorOptions = {}): Promise<M
     tenant,
     tokensIssued: () => issued,
     unauthorized: () => unauthorized,
+    tokenRequests,
     execute(program, transaction, fields) {
       const r = run(program, transaction, fields, 0, false);
       if (r.errorMessage) throw new MiError(r.errorMessage, r.errorCode ?? '', r.errorField);
@@ -150,6 +158,7 @@ export async function startM3Simulator(opts: M3SimulatorOptions = {}): Promise<M
   app.post('/:tenant/as/token.oauth2', form, express.json(), (req: Request, res: Response) => {
     if (req.params.tenant !== tenant) return void res.status(404).json({ error: 'unknown tenant' });
     const body = (req.body ?? {}) as Record<string, string>;
+    tokenRequests.push({ contentType: req.get('content-type') ?? '', grantType: body.grant_type ?? '' });
     let id = body.client_id;
     let secret = body.client_secret;
     const basic = /^basic\s+(.+)$/i.exec(req.get('authorization') ?? '');

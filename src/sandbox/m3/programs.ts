@@ -125,6 +125,8 @@ export interface Item {
   STAT: string;
   SAPR: number;
   CUCD: string;
+  /** Inventory accounting (MMS001 STCD): '1' stocked, '0' a service item without balances (SHIPPING). */
+  STCD: '0' | '1';
 }
 
 /** Every transaction the simulator received (single and bulk), for tests to count. */
@@ -311,35 +313,20 @@ function batchOut(b: GlBatch): MiRecord {
   return { BCHN: b.BCHN, BTXT: b.BTXT, STAT: b.STAT, VONO: b.VONO, NLIN: String(b.lines.length) };
 }
 
-function getCustomer(d: M3Data, cuno: string): Customer {
-  const c = d.customers.get(cuno);
-  if (!c) throw new MiError(`Customer number ${cuno} does not exist`, 'WCU0203', 'CUNO');
-  return c;
+/** The record under `key`, or the MI error "<what> <key> does not exist". */
+function existing<T>(map: Map<string, T>, key: string, what: string, code: string, field: string): T {
+  const r = map.get(key);
+  if (!r) throw new MiError(`${what} ${key} does not exist`, code, field);
+  return r;
 }
 
-function getOrder(d: M3Data, orno: string): Order {
-  const o = d.orders.get(orno);
-  if (!o) throw new MiError(`Order number ${orno} does not exist`, 'WOR0203', 'ORNO');
-  return o;
-}
-
-function getInvoice(d: M3Data, ivno: string, field = 'IVNO'): Invoice {
-  const i = d.invoices.get(ivno);
-  if (!i) throw new MiError(`Invoice number ${ivno} does not exist`, 'WIV0203', field);
-  return i;
-}
-
-function getItem(d: M3Data, itno: string): Item {
-  const i = d.items.get(itno);
-  if (!i) throw new MiError(`Item number ${itno} does not exist`, 'WIT0203', 'ITNO');
-  return i;
-}
-
-function getBatch(d: M3Data, bchn: string): GlBatch {
-  const b = d.batches.get(bchn);
-  if (!b) throw new MiError(`Batch number ${bchn} does not exist`, 'WBC0203', 'BCHN');
-  return b;
-}
+const getCustomer = (d: M3Data, cuno: string) => existing(d.customers, cuno, 'Customer number', 'WCU0203', 'CUNO');
+const getOrder = (d: M3Data, orno: string) => existing(d.orders, orno, 'Order number', 'WOR0203', 'ORNO');
+const getInvoice = (d: M3Data, ivno: string, field = 'IVNO') =>
+  existing(d.invoices, ivno, 'Invoice number', 'WIV0203', field);
+const getItem = (d: M3Data, itno: string) => existing(d.items, itno, 'Item number', 'WIT0203', 'ITNO');
+const getBatch = (d: M3Data, bchn: string) => existing(d.batches, bchn, 'Batch number', 'WBC0203', 'BCHN');
+const getPayment = (d: M3Data, pyno: string) => existing(d.payments, pyno, 'Payment number', 'WPY0203', 'PYNO');
 
 function currency(f: Fields, field = 'CUCD'): string {
   const c = (f[field] ?? '').trim() || 'USD';
@@ -637,9 +624,7 @@ export const PROGRAMS: Record<string, Record<string, Handler>> = {
     },
     Get(d, f) {
       required(f, 'PYNO');
-      const p = d.payments.get(f.PYNO);
-      if (!p) throw new MiError(`Payment number ${f.PYNO} does not exist`, 'WPY0203', 'PYNO');
-      return [paymentOut(p)];
+      return [paymentOut(getPayment(d, f.PYNO))];
     },
     LstPayments(d, f, maxrecs) {
       const rows = [...d.payments.values()]
@@ -655,8 +640,7 @@ export const PROGRAMS: Record<string, Record<string, Handler>> = {
     },
     Reverse(d, f) {
       required(f, 'PYNO');
-      const p = d.payments.get(f.PYNO);
-      if (!p) throw new MiError(`Payment number ${f.PYNO} does not exist`, 'WPY0203', 'PYNO');
+      const p = getPayment(d, f.PYNO);
       if (p.STAT === '90') throw new MiError(`Payment ${p.PYNO} is already reversed`, 'WPY0901', 'PYNO');
       p.STAT = '90';
       return [{ PYNO: p.PYNO, STAT: p.STAT }];
@@ -762,7 +746,8 @@ export const PROGRAMS: Record<string, Record<string, Handler>> = {
       check(f);
       required(f, 'WHLO', 'ITNO', 'QLQT');
       if (!d.warehouses.has(f.WHLO)) throw new MiError(`Warehouse ${f.WHLO} does not exist`, 'WWH0203', 'WHLO');
-      getItem(d, f.ITNO);
+      if (getItem(d, f.ITNO).STCD !== '1')
+        throw new MiError(`Item ${f.ITNO} is not inventory accounted`, 'WIT0301', 'ITNO');
       const delta = quantity(f, 'QLQT');
       const key = `${f.WHLO}|${f.ITNO}`;
       d.balances.set(key, Math.round(((d.balances.get(key) ?? 0) + delta) * 1e6) / 1e6);
@@ -787,10 +772,21 @@ export const PROGRAMS: Record<string, Record<string, Handler>> = {
 };
 
 function itemOut(i: Item): MiRecord {
-  return { ITNO: i.ITNO, ITDS: i.ITDS, UNMS: i.UNMS, STAT: i.STAT, SAPR: fmt(i.SAPR, i.CUCD), CUCD: i.CUCD };
+  return {
+    ITNO: i.ITNO,
+    ITDS: i.ITDS,
+    UNMS: i.UNMS,
+    STAT: i.STAT,
+    SAPR: fmt(i.SAPR, i.CUCD),
+    CUCD: i.CUCD,
+    STCD: i.STCD,
+  };
 }
 
-/** Seeds customers (with near-duplicates), items, stock at MAIN and the chart of accounts (4999 and 6199 missing). */
+/**
+ * Seeds customers (with near-duplicates), items with stock at MAIN, the SHIPPING service item (price 0, no balance)
+ * and the chart of accounts (4999 and 6199 missing).
+ */
 export function seedM3(d: M3Data): void {
   const customers: Partial<Customer>[] = [
     {
@@ -830,9 +826,27 @@ export function seedM3(d: M3Data): void {
   ];
   d.warehouses.set('MAIN', 'Main warehouse');
   for (const [ITNO, ITDS, SAPR, onHand] of items) {
-    d.items.set(ITNO, { ITNO, ITDS, UNMS: 'EA', STAT: '20', SAPR, CUCD: 'USD' });
+    d.items.set(ITNO, { ITNO, ITDS, UNMS: 'EA', STAT: '20', SAPR, CUCD: 'USD', STCD: '1' });
     d.balances.set(`MAIN|${ITNO}`, onHand);
   }
+  d.items.set('SHIPPING', {
+    ITNO: 'SHIPPING',
+    ITDS: 'Shipping',
+    UNMS: 'EA',
+    STAT: '20',
+    SAPR: 0,
+    CUCD: 'USD',
+    STCD: '0',
+  });
+  d.items.set('REFUND', {
+    ITNO: 'REFUND',
+    ITDS: 'Refund adjustment',
+    UNMS: 'EA',
+    STAT: '20',
+    SAPR: 0,
+    CUCD: 'USD',
+    STCD: '0',
+  });
   for (const a of ['1010', '1030', '1200', '1999', '2100', '2110', '2200', '4000', '4010', '6000', '6100'])
     d.accounts.add(a);
 }

@@ -27,11 +27,14 @@
  *   posts and reconciles the payment; `memo` takes the wizard's `communication`. Payment states follow Odoo 18+
  *   (draft, in_process, paid, canceled); `action_cancel` needs a draft payment (`action_draft` first).
  * - Stock: `stock.quant` counted quantity + `action_apply_inventory`; context `inventory_name` names the resulting
- *   `stock.move` (searchable, used by the connector to detect an adjustment already applied).
+ *   `stock.move` (searchable, used by the connector to detect an adjustment already applied). Only storable products
+ *   (`is_storable`) have quants: a service or consumable answers "Quants cannot be created for consumables or
+ *   services." Sales orders do not reserve stock (no pickings are simulated).
  * - External ids: `ir.model.data` supports search/read/create with the unique (module, name) constraint.
  * - Dangling many2one values answer a ValidationError naming the comodel (e.g. `account.account(99,)`).
  * - Seed: customers with near-duplicates (same email in another case, same phone written differently), SKU-1001..1005
- *   with stock at warehouse MAIN (`MAIN/Stock`), chart of accounts without 4999 and 6199, journals INV, BANK, CARD,
+ *   with stock at warehouse MAIN (`MAIN/Stock`), the service product SHIPPING ("Shipping", price 0, income 4000; order-
+ *   to-cash sends shipping as a SHIPPING line), chart of accounts without 4999 and 6199, journals INV, BANK, CARD,
  *   CASH, MISC.
  */
 import type { AddressInfo } from 'node:net';

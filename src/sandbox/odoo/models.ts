@@ -229,6 +229,8 @@ export function defineModels(store: Store): void {
         .all('stock.quant')
         .find((q) => q.product_id === rec.product_id && q.location_id === rec.location_id);
       if (dup) throw userError('A quant already exists for this product and location; update its counted quantity.');
+      if (!s.table('product.product').get(rec.product_id as number)?.is_storable)
+        throw userError('Quants cannot be created for consumables or services.');
       if (rec.inventory_quantity !== 0) rec.inventory_quantity_set = true;
     },
     onWrite(rec, vals) {

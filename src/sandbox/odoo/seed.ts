@@ -24,7 +24,10 @@ export const ODOO_ACCOUNTS: [string, string, string, boolean][] = [
   ['6100', 'Card fees', 'expense', false],
 ];
 
-/** Seeds the store: company, currencies, countries, customers with near-duplicates, catalog, stock, chart, journals. */
+/**
+ * Seeds the store: company, currencies, countries, customers with near-duplicates, catalog (with the SHIPPING
+ * service product), stock, chart, journals.
+ */
 export function seed(store: Store): void {
   for (const [name, symbol, decimals] of [
     ['USD', '$', 2],
@@ -117,6 +120,22 @@ export function seed(store: Store): void {
     {},
     { inventory_name: 'Opening stock' },
   );
+  // Order-to-cash sends shipping as a SHIPPING line: a service product on revenue, price 0, never stocked.
+  store.create('product.product', {
+    name: 'Shipping',
+    default_code: 'SHIPPING',
+    type: 'service',
+    list_price: 0,
+    property_account_income_id: account['4000'],
+  });
+  // Amount-only refunds credit a REFUND service line on the returns account.
+  store.create('product.product', {
+    name: 'Refund adjustment',
+    default_code: 'REFUND',
+    type: 'service',
+    list_price: 0,
+    property_account_income_id: account['4010'],
+  });
   // Externally computed sales tax is invoiced as its own service line on 2200 (see the connector).
   store.create('product.product', {
     name: 'Sales tax (external)',

@@ -4,9 +4,9 @@ import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { FaultState } from '../faults';
 import { compileFilter, ODataError, orderRows, selectFields } from './odata';
-import { lineTotal, renderMoney, seedState, type P21State } from './state';
+import { renderMoney, seedState, type P21State } from './state';
 import { runTransaction, SERVICES, transactionSetSchema } from './transactions';
-import { TABLES, VIEWS } from './views';
+import { orderHeader, orderLine, TABLES, VIEWS } from './views';
 
 /**
  * Epicor Prophet 21 simulator: a real HTTP server speaking the P21 wire formats described in CONNECTORS.md.
@@ -50,7 +50,10 @@ import { TABLES, VIEWS } from './views';
  *   flag that is already set passes without change, so compensations are safe to repeat. Invalid transitions
  *   fail: cancelling a completed order, reversing an invoice with applied receipts, cancelling an approved memo.
  * - Invoices are entered directly (P21 normally invoices from shipments); invoicing an order completes it. Sales
- *   orders do not allocate stock: inventory moves only through `InventoryAdjustment`, which refuses to go negative.
+ *   orders do not allocate stock: inventory moves only through `InventoryAdjustment`, which refuses to go negative
+ *   and refuses a part with `Stockable = N`.
+ * - Seed catalog: SKU-1001..1005 plus the service part SHIPPING ("Shipping", price 0, `Stockable = N`, no inv_loc
+ *   rows) that orders, invoices and credit memos take as a line: order-to-cash sends shipping as a SHIPPING line.
  * - Journals must balance and every AccountNo must exist in `chart_of_accts` (4999 and 6199 are missing on
  *   purpose): the failure message reads `GL account <n> does not exist in the chart of accounts (...)`.
  * - Fault `partialFailure: {count, failRecords}`: the next `count` multi-transaction requests fail their last
@@ -226,29 +229,7 @@ export async function startP21Simulator(opts: P21SimulatorOptions = {}): Promise
     const o = state.orders.find((x) => x.OrderNo === req.params.orderNo);
     if (!o) return void res.status(404).json({ Message: `Order ${String(req.params.orderNo)} not found.` });
     const ieee = ieee754(req);
-    const { net, tax } = lineTotal(o.lines);
-    res.json({
-      OrderNo: o.OrderNo,
-      CustomerID: o.CustomerID,
-      PONo: o.PONo,
-      WebReferenceNo: o.WebReferenceNo,
-      OrderDate: o.OrderDate,
-      SalesRepID: o.SalesRepID,
-      CurrencyID: o.CurrencyID,
-      CancelFlag: o.CancelFlag,
-      Completed: o.Completed,
-      Status: o.CancelFlag === 'Y' ? 'Cancelled' : o.Completed === 'Y' ? 'Completed' : 'Open',
-      TotalAmount: renderMoney(net + tax, o.CurrencyID, ieee),
-      TaxAmount: renderMoney(tax, o.CurrencyID, ieee),
-      Lines: o.lines.map((l) => ({
-        LineNo: l.LineNo,
-        PartNum: l.PartNum,
-        UnitQuantity: l.Quantity,
-        UnitPrice: renderMoney(l.UnitPriceMinor, o.CurrencyID, ieee),
-        TaxAmount: renderMoney(l.TaxMinor, o.CurrencyID, ieee),
-        UnitOfMeasure: l.UnitOfMeasure,
-      })),
-    });
+    res.json({ ...orderHeader(o, ieee), Lines: o.lines.map((l) => orderLine(o, l, ieee)) });
   });
 
   const entityList = (rows: () => Record<string, unknown>[]) => (req: Request, res: Response) => {
@@ -268,6 +249,7 @@ export async function startP21Simulator(opts: P21SimulatorOptions = {}): Promise
     Price: renderMoney(p.PriceMinor, p.CurrencyID, ieee754(req)),
     UnitOfMeasure: p.UnitOfMeasure,
     CurrencyID: p.CurrencyID,
+    Stockable: p.Stockable,
     OnHandQty: state.invLoc.filter((l) => l.PartNum === p.PartNum).reduce((a, l) => a + l.OnHandQty, 0),
   });
 

@@ -34,6 +34,8 @@ export interface P21Part {
   PriceMinor: number;
   UnitOfMeasure: string;
   CurrencyID: string;
+  /** N for a service item (SHIPPING): no inventory locations, no adjustments. */
+  Stockable: YN;
   DeleteFlag: YN;
 }
 
@@ -247,7 +249,10 @@ const line = (n: number, sku: string, qty: number, price: number, tax: number): 
   Description: null,
 });
 
-/** The seed: shared SKUs, near-duplicate customers, stock at MAIN and WEST, a GL chart without 4999 and 6199. */
+/**
+ * The seed: shared SKUs plus the non-stockable SHIPPING service part (price 0), near-duplicate customers, stock at
+ * MAIN and WEST, a GL chart without 4999 and 6199.
+ */
 export function seedState(): P21State {
   const customers = [
     customer('10001', 'Ada Lovelace', 'ada.lovelace@example.com', '(555) 010-1001', 'Chicago', 'IL', 'REP01'),
@@ -266,12 +271,15 @@ export function seedState(): P21State {
     ['SKU-1003', 'Rain Jacket', 12900],
     ['SKU-1004', 'Water Bottle', 2499],
     ['SKU-1005', 'Headlamp', 3450],
+    ['SHIPPING', 'Shipping', 0],
+    ['REFUND', 'Refund adjustment', 0],
   ].map(([PartNum, ItemDesc, PriceMinor]) => ({
     PartNum: PartNum as string,
     ItemDesc: ItemDesc as string,
     PriceMinor: PriceMinor as number,
     UnitOfMeasure: 'EA',
     CurrencyID: 'USD',
+    Stockable: PartNum === 'SHIPPING' || PartNum === 'REFUND' ? ('N' as const) : ('Y' as const),
     DeleteFlag: 'N' as const,
   }));
   const invLoc: P21InvLoc[] = [

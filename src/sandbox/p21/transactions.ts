@@ -526,9 +526,9 @@ export const SERVICES: Record<string, ServiceSpec> = {
       const where = 'TP_ADJUSTMENT.adjustment';
       const e = tx.form(where);
       const sku = req(e, 'PartNum', where);
-      if (!state.parts.some((p) => p.PartNum === sku && p.DeleteFlag === 'N')) {
-        throw new TxError(`${where}: Item ID ${sku} does not exist`);
-      }
+      const part = state.parts.find((p) => p.PartNum === sku && p.DeleteFlag === 'N');
+      if (!part) throw new TxError(`${where}: Item ID ${sku} does not exist`);
+      if (part.Stockable !== 'Y') throw new TxError(`${where}: Item ID ${sku} is not a stockable item`);
       const loc = req(e, 'LocationID', where);
       if (!state.locations.includes(loc)) throw new TxError(`${where}: Location ${loc} does not exist`);
       const qty = quantity(e, 'AdjustmentQty', where);

@@ -1,5 +1,5 @@
 import type { Row } from './odata';
-import { lineTotal, openBalance, renderMoney, type P21DocLine, type P21State } from './state';
+import { lineTotal, openBalance, renderMoney, type P21DocLine, type P21Order, type P21State } from './state';
 
 /**
  * The OData tables and views the P21 simulator serves. Each has its field list (the entity type: an unknown field
@@ -20,6 +20,36 @@ function docTotals(lines: P21DocLine[], currency: string, ieee: boolean) {
   return { TotalAmount: renderMoney(net + tax, currency, ieee), TaxAmount: renderMoney(tax, currency, ieee) };
 }
 
+/** An order header as the `p21_view_oe_hdr` view and the entity API render it. */
+export function orderHeader(o: P21Order, ieee: boolean): Row {
+  return {
+    OrderNo: o.OrderNo,
+    CustomerID: o.CustomerID,
+    PONo: o.PONo,
+    WebReferenceNo: o.WebReferenceNo,
+    OrderDate: o.OrderDate,
+    CurrencyID: o.CurrencyID,
+    SalesRepID: o.SalesRepID,
+    CancelFlag: o.CancelFlag,
+    Completed: o.Completed,
+    Status: status(o.CancelFlag === 'Y', o.Completed === 'Y', 'Open', 'Completed'),
+    ...docTotals(o.lines, o.CurrencyID, ieee),
+  };
+}
+
+/** An order line as the `p21_view_oe_line` view and the entity API render it. */
+export function orderLine(o: P21Order, l: P21DocLine, ieee: boolean): Row {
+  return {
+    OrderNo: o.OrderNo,
+    LineNo: l.LineNo,
+    PartNum: l.PartNum,
+    UnitQuantity: l.Quantity,
+    UnitPrice: renderMoney(l.UnitPriceMinor, o.CurrencyID, ieee),
+    TaxAmount: renderMoney(l.TaxMinor, o.CurrencyID, ieee),
+    UnitOfMeasure: l.UnitOfMeasure,
+  };
+}
+
 export const TABLES: Record<string, ODataSet> = {
   customer: {
     key: 'CustomerID',
@@ -33,7 +63,7 @@ export const TABLES: Record<string, ODataSet> = {
   },
   inv_mast: {
     key: 'PartNum',
-    fields: ['PartNum', 'ItemDesc', 'Price', 'UnitOfMeasure', 'CurrencyID', 'DeleteFlag'],
+    fields: ['PartNum', 'ItemDesc', 'Price', 'UnitOfMeasure', 'CurrencyID', 'Stockable', 'DeleteFlag'],
     rows: (s, ieee) =>
       s.parts.map((p) => ({
         PartNum: p.PartNum,
@@ -41,6 +71,7 @@ export const TABLES: Record<string, ODataSet> = {
         Price: renderMoney(p.PriceMinor, p.CurrencyID, ieee),
         UnitOfMeasure: p.UnitOfMeasure,
         CurrencyID: p.CurrencyID,
+        Stockable: p.Stockable,
         DeleteFlag: p.DeleteFlag,
       })),
   },
@@ -72,36 +103,12 @@ export const VIEWS: Record<string, ODataSet> = {
       'OrderNo', 'CustomerID', 'PONo', 'WebReferenceNo', 'OrderDate', 'CurrencyID', 'SalesRepID', 'CancelFlag',
       'Completed', 'Status', 'TotalAmount', 'TaxAmount',
     ],
-    rows: (s, ieee) =>
-      s.orders.map((o) => ({
-        OrderNo: o.OrderNo,
-        CustomerID: o.CustomerID,
-        PONo: o.PONo,
-        WebReferenceNo: o.WebReferenceNo,
-        OrderDate: o.OrderDate,
-        CurrencyID: o.CurrencyID,
-        SalesRepID: o.SalesRepID,
-        CancelFlag: o.CancelFlag,
-        Completed: o.Completed,
-        Status: status(o.CancelFlag === 'Y', o.Completed === 'Y', 'Open', 'Completed'),
-        ...docTotals(o.lines, o.CurrencyID, ieee),
-      })),
+    rows: (s, ieee) => s.orders.map((o) => orderHeader(o, ieee)),
   },
   p21_view_oe_line: {
     key: 'OrderNo',
     fields: ['OrderNo', 'LineNo', 'PartNum', 'UnitQuantity', 'UnitPrice', 'TaxAmount', 'UnitOfMeasure'],
-    rows: (s, ieee) =>
-      s.orders.flatMap((o) =>
-        o.lines.map((l) => ({
-          OrderNo: o.OrderNo,
-          LineNo: l.LineNo,
-          PartNum: l.PartNum,
-          UnitQuantity: l.Quantity,
-          UnitPrice: renderMoney(l.UnitPriceMinor, o.CurrencyID, ieee),
-          TaxAmount: renderMoney(l.TaxMinor, o.CurrencyID, ieee),
-          UnitOfMeasure: l.UnitOfMeasure,
-        })),
-      ),
+    rows: (s, ieee) => s.orders.flatMap((o) => o.lines.map((l) => orderLine(o, l, ieee))),
   },
   p21_view_invoice_hdr: {
     key: 'InvoiceNo',

@@ -205,7 +205,8 @@ const ACTIONS: Record<BatchType, string[]> = {
 type Numbered = { row: Row; recno: number }[];
 type Importer = (state: SpState, c: Checker, adds: Numbered, others: Numbered, acks: AckRow[]) => void;
 
-const CUSTOMER_FIELDS = [
+/** The customer fields besides CUSTNO: what a CU record sets and what the customers export lists. */
+export const CUSTOMER_FIELDS = [
   'COMPANY',
   'CONTACT',
   'EMAIL',
@@ -467,8 +468,9 @@ const IMPORTERS: Record<BatchType, Importer> = {
     for (const { row, recno } of adds) {
       const refno = c.req(row, recno, 'REFNO');
       const item = c.req(row, recno, 'ITEM');
-      if (item && !state.items.some((x) => x.ITEM === item))
-        c.err(recno, 'ITEM', 'UNKNOWN_ITEM', `item ${item} is not in inventory`);
+      const known = state.items.find((x) => x.ITEM === item);
+      if (item && !known) c.err(recno, 'ITEM', 'UNKNOWN_ITEM', `item ${item} is not in inventory`);
+      if (known?.STOCKED === 'N') c.err(recno, 'ITEM', 'NOT_STOCKED', `item ${item} is a service item without stock`);
       const loc = c.req(row, recno, 'LOCTID');
       if (loc && !state.locations.includes(loc)) c.err(recno, 'LOCTID', 'BAD_VALUE', `location ${loc} does not exist`);
       const qty = c.int(row, recno, 'QTY');

@@ -5,6 +5,7 @@ import { parse } from 'csv-parse/sync';
 import { FaultState } from '../faults';
 import {
   ACK_COLUMNS,
+  CUSTOMER_FIELDS,
   ERROR_COLUMNS,
   formatAmount,
   importBatch,
@@ -57,7 +58,11 @@ import { docTotal, invoiceBalance, seedState, type SpState } from './state';
  * - GL journals: ACTION(A|V),REFNO,JOURNALNO,SOURCE,JEDATE,MEMO,LINENO,GLACCT,DEBIT,CREDIT,DESCRIP. Consecutive A
  *   records with the same REFNO form one entry, which must balance; V reverses JOURNALNO by posting a reversing
  *   entry (REVERSES = the original) and marking the original REVERSED.
- * - IC inventory adjustments: ACTION(A),REFNO,LINENO,ITEM,LOCTID,QTY,TRANDATE. QTY signed; on hand never below 0.
+ * - IC inventory adjustments: ACTION(A),REFNO,LINENO,ITEM,LOCTID,QTY,TRANDATE. QTY signed; on hand never below 0;
+ *   an item with STOCKED = N (a service item such as SHIPPING) is refused with NOT_STOCKED.
+ * Sales orders and invoices never allocate or relieve stock: on hand moves only through IC batches. The seeded items
+ * are SKU-1001..1005 and SHIPPING ("Shipping", price 0, STOCKED = N, no on-hand rows), which SO and AR batches take as
+ * a line like any item (order-to-cash sends shipping as a SHIPPING line).
  * EXTAMT must equal QTY x PRICE + TAXAMT. Status changes that are already in effect (cancel a cancelled order, void
  * a void receipt, ...) are accepted without change, so compensations may repeat.
  *
@@ -89,24 +94,11 @@ export interface SageProSimulator {
 
 const EXPORTS: Record<string, { columns: string[]; rows: (s: SpState) => Record<string, string | number>[] }> = {
   customers: {
-    columns: [
-      'CUSTNO',
-      'COMPANY',
-      'CONTACT',
-      'EMAIL',
-      'PHONE',
-      'ADDRESS1',
-      'ADDRESS2',
-      'CITY',
-      'STATE',
-      'ZIP',
-      'COUNTRY',
-      'EXTREF',
-    ],
+    columns: ['CUSTNO', ...CUSTOMER_FIELDS],
     rows: (s) => s.customers.map((c) => ({ ...c })),
   },
   items: {
-    columns: ['ITEM', 'ITMDESC', 'PRICE', 'STKUMID'],
+    columns: ['ITEM', 'ITMDESC', 'PRICE', 'STKUMID', 'STOCKED'],
     rows: (s) => s.items.map((i) => ({ ...i, PRICE: formatAmount(i.PRICE) })),
   },
   onhand: { columns: ['ITEM', 'LOCTID', 'ONHAND'], rows: (s) => s.onhand.map((o) => ({ ...o })) },

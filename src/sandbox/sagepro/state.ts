@@ -23,6 +23,8 @@ export interface SpItem {
   ITMDESC: string;
   PRICE: number;
   STKUMID: string;
+  /** N for a service item (SHIPPING): documents take it, IC adjustments do not. */
+  STOCKED: 'Y' | 'N';
 }
 
 export interface SpOnHand {
@@ -166,7 +168,10 @@ const line = (n: number, item: string, qty: number, price: number, tax: number):
   TAXAMT: tax,
 });
 
-/** The seed: shared SKUs, near-duplicate customers, stock at MAIN and WEST, a GL chart without 4999 and 6199. */
+/**
+ * The seed: shared SKUs plus the non-stocked SHIPPING service item (price 0), near-duplicate customers, stock at MAIN
+ * and WEST, a GL chart without 4999 and 6199.
+ */
 export function seedState(): SpState {
   const customers = [
     cust('C00001', 'Ada Lovelace', 'ada.lovelace@example.com', '(555) 010-1001', 'San Francisco', 'CA'),
@@ -179,11 +184,13 @@ export function seedState(): SpState {
   ];
   customers[4].EXTREF = 'heartland:C-3003';
   const items: SpItem[] = [
-    { ITEM: 'SKU-1001', ITMDESC: 'Trail Runner Shoe', PRICE: 8999, STKUMID: 'EA' },
-    { ITEM: 'SKU-1002', ITMDESC: 'Wool Socks', PRICE: 1599, STKUMID: 'EA' },
-    { ITEM: 'SKU-1003', ITMDESC: 'Rain Jacket', PRICE: 12900, STKUMID: 'EA' },
-    { ITEM: 'SKU-1004', ITMDESC: 'Water Bottle', PRICE: 2499, STKUMID: 'EA' },
-    { ITEM: 'SKU-1005', ITMDESC: 'Headlamp', PRICE: 3450, STKUMID: 'EA' },
+    { ITEM: 'SKU-1001', ITMDESC: 'Trail Runner Shoe', PRICE: 8999, STKUMID: 'EA', STOCKED: 'Y' },
+    { ITEM: 'SKU-1002', ITMDESC: 'Wool Socks', PRICE: 1599, STKUMID: 'EA', STOCKED: 'Y' },
+    { ITEM: 'SKU-1003', ITMDESC: 'Rain Jacket', PRICE: 12900, STKUMID: 'EA', STOCKED: 'Y' },
+    { ITEM: 'SKU-1004', ITMDESC: 'Water Bottle', PRICE: 2499, STKUMID: 'EA', STOCKED: 'Y' },
+    { ITEM: 'SKU-1005', ITMDESC: 'Headlamp', PRICE: 3450, STKUMID: 'EA', STOCKED: 'Y' },
+    { ITEM: 'SHIPPING', ITMDESC: 'Shipping', PRICE: 0, STKUMID: 'EA', STOCKED: 'N' },
+    { ITEM: 'REFUND', ITMDESC: 'Refund adjustment', PRICE: 0, STKUMID: 'EA', STOCKED: 'N' },
   ];
   const onhand: SpOnHand[] = [
     { ITEM: 'SKU-1001', LOCTID: 'MAIN', ONHAND: 40 },

@@ -1,10 +1,26 @@
-import { createHash } from 'node:crypto';
 import type { Db } from '../../../db';
-import { idempotentWrite } from '../../../db/external-writes';
 import { failure } from '../../../domain/errors';
-import { formatDecimal, isCurrency, money, parseDecimal } from '../../../domain/money';
+import { formatDecimal, money, parseDecimal } from '../../../domain/money';
 import type { Logger } from '../../../logger';
 import { HttpClient, type HttpClientOptions } from '../../http';
+import {
+  changeOnce,
+  checkDocument,
+  checkJournal,
+  checkPayment,
+  createOnce,
+  customerKeys,
+  customerName,
+  docRef,
+  invalid as refused,
+  matchesCustomer,
+  methodCode,
+  methodsByCode,
+  sha256Hex,
+  stockAdjustments,
+  writeOnce,
+  writesOf,
+} from '../common';
 import type {
   ErpConnector,
   ErpCreditMemoInput,
@@ -44,6 +60,8 @@ import { MiClient, miFailure, type MiFields, type MiRecord } from './mi';
  *   `dimensionOrder`, else sorted keys), and `#<line>` at the end of `VTXT` to find lines already written.
  * - A GL batch is reversed by posting a reversing batch (`BTXT` = `REV <batch>`); an unposted batch has nothing to
  *   reverse and is reported as it is.
+ * - Service items (SHIPPING, see ../common.ts) are order and invoice lines like any item; inventory adjustments skip
+ *   them (M3 keeps no balance for an item that is not inventory accounted).
  */
 
 export interface M3ConnectorOptions {
@@ -95,28 +113,21 @@ export const M3_BATCH_STATUS: Record<string, string> = { '10': 'draft', '90': 'p
 const DEFAULT_METHODS: Record<string, string> = { card: 'CRD', cash: 'CSH', bank: 'BNK', ach: 'BNK', check: 'CHK' };
 const PAGE = 200;
 
-const invalid = (message: string, field?: string) =>
-  failure('ValidationError', `m3: ${message}`, { connector: 'm3', field });
-const hash = (s: string, n: number) => createHash('sha256').update(s).digest('hex').slice(0, n);
+const CONNECTOR = 'm3';
+const invalid = (message: string, field?: string) => refused(CONNECTOR, message, field);
 
 /** A ref shortened to an M3 field length: unchanged when it fits, else a prefix plus a stable hash. */
 export function refText(ref: string, max: number): string {
-  return ref.length <= max ? ref : `${ref.slice(0, max - 11)}~${hash(ref, 10)}`;
+  return ref.length <= max ? ref : `${ref.slice(0, max - 11)}~${sha256Hex(ref, 10)}`;
 }
 
 /** The customer number of an external ref (10 characters, stable). */
 export function cunoFor(externalRef: string): string {
-  return `LB${BigInt(`0x${hash(externalRef, 16)}`)
+  return `LB${BigInt(`0x${sha256Hex(externalRef, 16)}`)
     .toString(36)
     .toUpperCase()
     .padStart(8, '0')
     .slice(0, 8)}`;
-}
-
-/** Digits only, without the NANP country code, so "+1 (555) 010-2000" and "555.010.2000" compare equal. */
-export function normalizePhone(phone: string): string {
-  const d = phone.replace(/\D/g, '');
-  return d.length === 11 && d.startsWith('1') ? d.slice(1) : d;
 }
 
 const toDate8 = (iso: string) => iso.replace(/-/g, '');
@@ -130,59 +141,11 @@ function minor(value: string | undefined, currency: string): number {
   return parseDecimal(m ? (m[2] ? `${m[1]}.${m[2]}` : m[1]) : v, currency).amountMinor;
 }
 
-function validateDocument(d: ErpDocumentInput): void {
-  if (!d.ref) throw invalid('a document needs a ref', 'ref');
-  if (!d.customerErpId) throw invalid('a document needs customerErpId', 'customerErpId');
-  if (!isCurrency(d.currency)) throw invalid(`unknown currency ${JSON.stringify(d.currency)}`, 'currency');
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(d.date))
-    throw invalid(`date must be YYYY-MM-DD, got ${JSON.stringify(d.date)}`, 'date');
-  if (!d.lines.length) throw invalid('a document needs at least one line', 'lines');
-  let total = 0;
-  d.lines.forEach((l, i) => {
-    if (!l.sku) throw invalid(`line ${i} has no sku`, `lines[${i}].sku`);
-    if (!(l.qty > 0) || !Number.isFinite(l.qty))
-      throw invalid(`line ${i} quantity must be positive`, `lines[${i}].qty`);
-    if (!Number.isSafeInteger(l.unitPriceMinor) || l.unitPriceMinor < 0) {
-      throw invalid(`line ${i} unit price must be non-negative integer minor units`, `lines[${i}].unitPriceMinor`);
-    }
-    if (l.taxMinor !== undefined && (!Number.isSafeInteger(l.taxMinor) || l.taxMinor < 0)) {
-      throw invalid(`line ${i} tax must be non-negative integer minor units`, `lines[${i}].taxMinor`);
-    }
-    total += Math.round(l.qty * l.unitPriceMinor) + (l.taxMinor ?? 0);
-  });
-  if (total !== d.totalMinor)
-    throw invalid(`lines add up to ${total} minor units but totalMinor is ${d.totalMinor}`, 'totalMinor');
-}
-
-function validateJournal(j: ErpJournalInput): void {
-  if (!j.ref) throw invalid('a journal needs a ref', 'ref');
-  if (!isCurrency(j.currency)) throw invalid(`unknown currency ${JSON.stringify(j.currency)}`, 'currency');
-  if (j.lines.length < 2)
-    throw failure('JournalUnbalanced', 'm3: a journal entry needs at least two lines', { connector: 'm3' });
-  let debit = 0;
-  let credit = 0;
-  j.lines.forEach((l, i) => {
-    const ok = (v: number) => Number.isSafeInteger(v) && v >= 0;
-    if (!l.account) throw invalid(`journal line ${i} has no account`, `lines[${i}].account`);
-    if (!ok(l.debitMinor) || !ok(l.creditMinor) || (l.debitMinor > 0 && l.creditMinor > 0)) {
-      throw invalid(`journal line ${i} needs a non-negative debit or credit (not both)`, `lines[${i}]`);
-    }
-    debit += l.debitMinor;
-    credit += l.creditMinor;
-  });
-  if (debit !== credit) {
-    throw failure('JournalUnbalanced', `m3: journal ${j.ref} is unbalanced: debits ${debit} != credits ${credit}`, {
-      connector: 'm3',
-      debitMinor: debit,
-      creditMinor: credit,
-    });
-  }
-}
-
 /** The Infor M3 `ErpConnector` (see the file header for the mapping choices). */
 export class M3Connector implements ErpConnector {
   readonly system = 'm3' as const;
   private readonly db: Db;
+  private readonly ops: ReturnType<typeof writesOf>;
   private readonly http: HttpClient;
   private readonly tokens: ReturnType<typeof ionTokenProvider>;
   private readonly mi: MiClient;
@@ -193,11 +156,12 @@ export class M3Connector implements ErpConnector {
 
   constructor(opts: M3ConnectorOptions) {
     this.db = opts.db;
+    this.ops = writesOf(opts.db, CONNECTOR);
     this.ion = loadIonApi(opts.ionapi);
     this.orderType = opts.orderType ?? 'A01';
     this.methods = { ...DEFAULT_METHODS, ...opts.paymentMethods };
     this.dimensionOrder = opts.dimensionOrder;
-    this.tokens = ionTokenProvider(this.ion, { timeoutMs: opts.timeoutMs });
+    this.tokens = ionTokenProvider(this.ion, { timeoutMs: opts.timeoutMs, logger: opts.logger });
     this.http = new HttpClient({
       connector: 'm3',
       version: '1.0.0',
@@ -229,21 +193,19 @@ export class M3Connector implements ErpConnector {
   async findCustomers(q: { email?: string; phone?: string; externalRef?: string }): Promise<ErpCustomer[]> {
     if (!q.email && !q.phone && !q.externalRef)
       throw invalid('findCustomers needs an email, a phone or an externalRef');
+    const keys = customerKeys(q);
     const found = new Map<string, ErpCustomer>();
-    if (q.externalRef) {
-      const c = await this.mi.find('CRS610MI', 'Get', { CUNO: cunoFor(q.externalRef) });
+    if (keys.externalRef) {
+      const c = await this.mi.find('CRS610MI', 'Get', { CUNO: cunoFor(keys.externalRef) });
       if (c) found.set(c.CUNO, this.toCustomer(c));
     }
-    if (q.email || q.phone || (q.externalRef && !found.size)) {
-      const email = q.email?.trim().toLowerCase();
-      const digits = q.phone ? normalizePhone(q.phone) : undefined;
-      const yref = q.externalRef ? refText(q.externalRef, 30) : undefined;
+    if (keys.email || keys.phone || (keys.externalRef && !found.size)) {
+      // MI has no search by email or phone: list the customers and compare normalised values here.
+      const byYref = { ...keys, externalRef: keys.externalRef && refText(keys.externalRef, 30) };
       for await (const c of this.allCustomers()) {
-        const hit =
-          (email && c.MAIL?.trim().toLowerCase() === email) ||
-          (digits && digits.length >= 4 && c.PHNO && normalizePhone(c.PHNO) === digits) ||
-          (yref && c.YREF === yref);
-        if (hit) found.set(c.CUNO, this.toCustomer(c));
+        if (matchesCustomer(byYref, { externalRef: c.YREF, email: c.MAIL, phones: [c.PHNO] })) {
+          found.set(c.CUNO, this.toCustomer(c));
+        }
       }
     }
     return [...found.values()].sort((a, b) => a.erpId.localeCompare(b.erpId));
@@ -261,9 +223,7 @@ export class M3Connector implements ErpConnector {
   }
 
   async upsertCustomer(c: ErpCustomerInput, ctx: WriteContext): Promise<ErpCustomer> {
-    if (!c.externalRef) throw invalid('a customer needs an externalRef', 'externalRef');
-    const name = c.name || [c.firstName, c.lastName].filter(Boolean).join(' ');
-    if (!name) throw invalid('a customer needs a name', 'name');
+    const name = customerName(CONNECTOR, c);
     const cuno = cunoFor(c.externalRef);
     const fields: MiFields = {
       CUNO: cuno,
@@ -287,16 +247,11 @@ export class M3Connector implements ErpConnector {
       await this.mi.call('CRS610MI', 'ChgBasicData', fields);
       return this.toCustomer((await this.mi.call('CRS610MI', 'Get', { CUNO: cuno }))[0]);
     };
-    return this.once(
-      ctx,
-      'upsertCustomer',
-      c,
-      async () => {
-        const existing = await this.mi.find('CRS610MI', 'Get', { CUNO: cuno });
-        return existing ? apply(true) : null;
-      },
-      async () => apply(!!(await this.mi.find('CRS610MI', 'Get', { CUNO: cuno }))),
-    );
+    return createOnce({
+      ...this.ops.write(ctx, 'upsertCustomer', c),
+      find: async () => ((await this.mi.find('CRS610MI', 'Get', { CUNO: cuno })) ? apply(true) : null),
+      create: () => apply(false),
+    });
   }
 
   private toCustomer(c: MiRecord): ErpCustomer {
@@ -312,7 +267,7 @@ export class M3Connector implements ErpConnector {
   // ---------------------------------------------------------------- sales orders
 
   async createSalesOrder(o: ErpSalesOrderInput, ctx: WriteContext): Promise<ErpDocRef> {
-    validateDocument(o);
+    checkDocument(CONNECTOR, o);
     const cuor = refText(o.ref, 20);
     const find = async () => {
       const rows = await this.mi.call('OIS100MI', 'LstHead', { CUNO: o.customerErpId, CUOR: cuor });
@@ -340,17 +295,13 @@ export class M3Connector implements ErpConnector {
       }
       return this.orderRef(orno);
     };
-    return this.once(
-      ctx,
-      'createSalesOrder',
-      o,
-      async () => {
+    return createOnce({
+      ...this.ops.write(ctx, 'createSalesOrder', o),
+      find: async () => {
         const orno = await find();
         return orno ? complete(orno, true) : null;
       },
-      async () => {
-        const existing = await find();
-        if (existing) return complete(existing, true);
+      create: async () => {
         const [head] = await this.mi.call('OIS100MI', 'AddBatchHead', {
           CUNO: o.customerErpId,
           ORTP: this.orderType,
@@ -360,25 +311,16 @@ export class M3Connector implements ErpConnector {
         });
         return complete(head.ORNO, false);
       },
-    );
+    });
   }
 
   async cancelSalesOrder(erpId: string, ctx: WriteContext): Promise<ErpDocRef> {
-    return this.once(
-      ctx,
-      'cancelSalesOrder',
-      { erpId },
-      async () => {
-        const doc = await this.orderRef(erpId);
-        return doc.status === 'cancelled' ? doc : null;
-      },
-      async () => {
-        const doc = await this.orderRef(erpId);
-        if (doc.status === 'cancelled') return doc;
-        await this.mi.call('OIS100MI', 'CancelOrder', { ORNO: erpId });
-        return this.orderRef(erpId);
-      },
-    );
+    return changeOnce({
+      ...this.ops.change(ctx, 'cancelSalesOrder', erpId),
+      get: () => this.orderRef(erpId),
+      done: (d) => d.status === 'cancelled',
+      send: () => this.mi.call('OIS100MI', 'CancelOrder', { ORNO: erpId }),
+    });
   }
 
   async getSalesOrder(erpId: string): Promise<ErpDocRef> {
@@ -387,13 +329,13 @@ export class M3Connector implements ErpConnector {
 
   private async orderRef(orno: string): Promise<ErpDocRef> {
     const [h] = await this.mi.call('OIS100MI', 'GetHead', { ORNO: orno });
-    return { erpId: h.ORNO, number: h.ORNO, status: M3_ORDER_STATUS[h.ORST] ?? 'open', rawStatus: h.ORST };
+    return docRef(h.ORNO, h.ORNO, h.ORST, M3_ORDER_STATUS, 'open');
   }
 
   // ---------------------------------------------------------------- invoices and credit memos
 
   async createInvoice(i: ErpInvoiceInput, ctx: WriteContext): Promise<ErpDocRef> {
-    validateDocument(i);
+    checkDocument(CONNECTOR, i);
     return this.draftDocument(i, ctx, 'createInvoice', { IVTP: 'IN', ORNO: i.salesOrderErpId });
   }
 
@@ -406,7 +348,7 @@ export class M3Connector implements ErpConnector {
   }
 
   async draftCreditMemo(c: ErpCreditMemoInput, ctx: WriteContext): Promise<ErpDocRef> {
-    validateDocument(c);
+    checkDocument(CONNECTOR, c);
     return this.draftDocument(c, ctx, 'draftCreditMemo', {
       IVTP: 'CN',
       OIVN: c.invoiceErpId,
@@ -454,17 +396,13 @@ export class M3Connector implements ErpConnector {
       }
       return this.invoiceRef(ivno);
     };
-    return this.once(
-      ctx,
-      operation,
-      d,
-      async () => {
+    return createOnce({
+      ...this.ops.write(ctx, operation, d),
+      find: async () => {
         const ivno = await find();
         return ivno ? complete(ivno, true) : null;
       },
-      async () => {
-        const existing = await find();
-        if (existing) return complete(existing, true);
+      create: async () => {
         const [h] = await this.mi.call('OIS300MI', 'AddHead', {
           ...head,
           CUNO: d.customerErpId,
@@ -474,105 +412,73 @@ export class M3Connector implements ErpConnector {
         });
         return complete(h.IVNO, false);
       },
-    );
+    });
   }
 
   private async releaseDocument(ivno: string, ctx: WriteContext, operation: string): Promise<ErpDocRef> {
-    return this.once(
-      ctx,
-      operation,
-      { erpId: ivno },
-      async () => {
-        const doc = await this.invoiceRef(ivno);
-        return doc.rawStatus === '10' ? null : doc;
-      },
-      async () => {
-        const doc = await this.invoiceRef(ivno);
-        if (doc.rawStatus === '10') await this.mi.call('OIS300MI', 'Release', { IVNO: ivno });
-        return this.invoiceRef(ivno);
-      },
-    );
+    return changeOnce({
+      ...this.ops.change(ctx, operation, ivno),
+      get: () => this.invoiceRef(ivno),
+      done: (d) => d.rawStatus !== '10',
+      send: () => this.mi.call('OIS300MI', 'Release', { IVNO: ivno }),
+    });
   }
 
   /** Cancels a draft, reverses a released document; a cancelled or reversed one is returned as it is. */
   private async undoDocument(ivno: string, ctx: WriteContext, operation: string): Promise<ErpDocRef> {
-    const settled = (doc: ErpDocRef) => doc.status === 'cancelled' || doc.status === 'reversed';
-    return this.once(
-      ctx,
-      operation,
-      { erpId: ivno },
-      async () => {
-        const doc = await this.invoiceRef(ivno);
-        return settled(doc) ? doc : null;
-      },
-      async () => {
-        const doc = await this.invoiceRef(ivno);
-        if (settled(doc)) return doc;
-        await this.mi.call('OIS300MI', doc.rawStatus === '10' ? 'Cancel' : 'Reverse', { IVNO: ivno });
-        return this.invoiceRef(ivno);
-      },
-    );
+    return changeOnce({
+      ...this.ops.change(ctx, operation, ivno),
+      get: () => this.invoiceRef(ivno),
+      done: (d) => d.status === 'cancelled' || d.status === 'reversed',
+      send: (d) => this.mi.call('OIS300MI', d.rawStatus === '10' ? 'Cancel' : 'Reverse', { IVNO: ivno }),
+    });
   }
 
   private async invoiceRef(ivno: string): Promise<ErpDocRef> {
     const [h] = await this.mi.call('OIS300MI', 'Get', { IVNO: ivno });
-    return { erpId: h.IVNO, number: h.IVNO, status: M3_INVOICE_STATUS[h.STAT] ?? 'open', rawStatus: h.STAT };
+    return docRef(h.IVNO, h.IVNO, h.STAT, M3_INVOICE_STATUS, 'open');
   }
 
   // ---------------------------------------------------------------- payments
 
   async applyPayment(p: ErpPaymentInput, ctx: WriteContext): Promise<ErpDocRef> {
-    if (!p.ref) throw invalid('a payment needs a ref', 'ref');
-    if (!Number.isSafeInteger(p.amountMinor) || p.amountMinor <= 0)
-      throw invalid('payment amount must be positive minor units', 'amountMinor');
-    if (!isCurrency(p.currency)) throw invalid(`unknown currency ${JSON.stringify(p.currency)}`, 'currency');
+    checkPayment(CONNECTOR, p);
     const vtxt = refText(p.ref, 40);
     const find = async () => {
       const rows = await this.mi.call('ARS110MI', 'LstPayments', { CINO: p.invoiceErpId }, 0);
       const hit = rows.find((r) => r.VTXT === vtxt);
       return hit ? this.toPaymentRef(hit) : null;
     };
-    return this.once(ctx, 'applyPayment', p, find, async () => {
-      const existing = await find();
-      if (existing) return existing;
-      const [r] = await this.mi.call('ARS110MI', 'AddPayment', {
-        CUNO: p.customerErpId,
-        CINO: p.invoiceErpId,
-        CUAM: dec(p.amountMinor, p.currency),
-        CUCD: p.currency,
-        PYDT: toDate8(p.date),
-        PYME: this.methodCode(p.method),
-        VTXT: vtxt,
-        PYRF: refText(p.processorRef, 30),
-      });
-      return this.paymentRef(r.PYNO);
+    return createOnce({
+      ...this.ops.write(ctx, 'applyPayment', p),
+      find,
+      create: async () => {
+        const [r] = await this.mi.call('ARS110MI', 'AddPayment', {
+          CUNO: p.customerErpId,
+          CINO: p.invoiceErpId,
+          CUAM: dec(p.amountMinor, p.currency),
+          CUCD: p.currency,
+          PYDT: toDate8(p.date),
+          PYME: methodCode(this.methods, p.method, 'BNK'),
+          VTXT: vtxt,
+          PYRF: refText(p.processorRef, 30),
+        });
+        return this.paymentRef(r.PYNO);
+      },
     });
   }
 
   async unapplyPayment(paymentErpId: string, ctx: WriteContext): Promise<ErpDocRef> {
-    return this.once(
-      ctx,
-      'unapplyPayment',
-      { paymentErpId },
-      async () => {
-        const doc = await this.paymentRef(paymentErpId);
-        return doc.status === 'cancelled' ? doc : null;
-      },
-      async () => {
-        const doc = await this.paymentRef(paymentErpId);
-        if (doc.status === 'cancelled') return doc;
-        await this.mi.call('ARS110MI', 'Reverse', { PYNO: paymentErpId });
-        return this.paymentRef(paymentErpId);
-      },
-    );
+    return changeOnce({
+      ...this.ops.change(ctx, 'unapplyPayment', paymentErpId),
+      get: () => this.paymentRef(paymentErpId),
+      done: (d) => d.status === 'cancelled',
+      send: () => this.mi.call('ARS110MI', 'Reverse', { PYNO: paymentErpId }),
+    });
   }
 
   async *listPayments(q: { from: string; to: string }): AsyncIterable<ErpPaymentRecord> {
-    const byCode = new Map(
-      Object.entries(this.methods)
-        .map(([method, code]) => [code, method] as const)
-        .reverse(),
-    );
+    const byCode = methodsByCode(this.methods);
     let from = '';
     for (;;) {
       const rows = await this.mi.call(
@@ -605,26 +511,21 @@ export class M3Connector implements ErpConnector {
   }
 
   private toPaymentRef(r: MiRecord): ErpDocRef {
-    return { erpId: r.PYNO, number: r.PYNO, status: M3_PAYMENT_STATUS[r.STAT] ?? 'open', rawStatus: r.STAT };
-  }
-
-  private methodCode(method: string): string {
-    return this.methods[method] ?? this.methods[method.split(':')[0]] ?? this.methods.bank ?? 'BNK';
+    return docRef(r.PYNO, r.PYNO, r.STAT, M3_PAYMENT_STATUS, 'open');
   }
 
   // ---------------------------------------------------------------- journals
 
   async postJournal(j: ErpJournalInput, ctx: WriteContext): Promise<ErpDocRef> {
-    validateJournal(j);
-    return this.once(
-      ctx,
-      'postJournal',
-      j,
-      async () => {
+    checkJournal(CONNECTOR, j);
+    return writeOnce({
+      ...this.ops.write(ctx, 'postJournal', j),
+      findRemote: async () => {
         const doc = await this.findJournalByRef(j.ref);
         return doc && doc.status !== 'draft' ? doc : null;
       },
-      async () => {
+      // A draft batch found by our ref is an earlier attempt that stopped before UpdBatch: it is completed.
+      write: async () => {
         const existing = await this.findJournalByRef(j.ref);
         if (existing && existing.status !== 'draft') return existing;
         return this.postBatch(
@@ -638,26 +539,20 @@ export class M3Connector implements ErpConnector {
           existing?.erpId,
         );
       },
-    );
+    });
   }
 
   async reverseJournal(erpId: string, ctx: WriteContext): Promise<ErpDocRef> {
-    const current = async () => {
-      const [h] = await this.mi.call('GLS840MI', 'LstBatchHead', { BCHN: erpId }, 1);
-      if (!h) throw failure('NotFound', `m3: GL batch ${erpId} does not exist`, { connector: 'm3', field: 'BCHN' });
-      return this.batchRef(h);
-    };
-    return this.once(
-      ctx,
-      'reverseJournal',
-      { erpId },
-      async () => {
-        const doc = await current();
-        return doc.status === 'posted' ? null : doc;
+    return changeOnce({
+      ...this.ops.change(ctx, 'reverseJournal', erpId),
+      get: async () => {
+        const [h] = await this.mi.call('GLS840MI', 'LstBatchHead', { BCHN: erpId }, 1);
+        if (!h) throw failure('NotFound', `m3: GL batch ${erpId} does not exist`, { connector: 'm3', field: 'BCHN' });
+        return this.batchRef(h);
       },
-      async () => {
-        const doc = await current();
-        if (doc.status !== 'posted') return doc;
+      // Only a posted batch is reversed: an unposted one (nothing booked) and a reversed one are reported as they are.
+      done: (d) => d.status !== 'posted',
+      send: async () => {
         const lines = await this.mi.call('GLS840MI', 'LstBatchLine', { BCHN: erpId }, 0);
         const reversal: JournalLine[] = lines.map((l) => {
           const amount = minor(l.CUAM, l.CUCD);
@@ -682,9 +577,8 @@ export class M3Connector implements ErpConnector {
           existing[0]?.BCHN,
           true,
         );
-        return current();
       },
-    );
+    });
   }
 
   async findJournalByRef(ref: string): Promise<ErpDocRef | null> {
@@ -772,32 +666,28 @@ export class M3Connector implements ErpConnector {
   }
 
   async adjustInventory(adjustments: InventoryAdjustment[], ctx: WriteContext): Promise<void> {
-    adjustments.forEach((a, i) => {
-      if (!a.sku || !a.location) throw invalid(`adjustment ${i} needs a sku and a location`, `adjustments[${i}]`);
-      if (!Number.isFinite(a.delta)) throw invalid(`adjustment ${i} delta must be a number`, `adjustments[${i}].delta`);
-    });
-    const tag = `LB${hash(ctx.idempotencyKey ?? '', 16)}`;
-    const lines: BulkLine[] = adjustments
-      .map((a, n) => ({ a, n }))
-      .filter(({ a }) => a.delta !== 0)
-      .map(({ a, n }) => ({
-        n,
-        record: { WHLO: a.location, ITNO: a.sku, QLQT: String(a.delta), RSCD: 'LB', REMK: `${tag}#${n + 1}` },
-      }));
-    await this.once(ctx, 'adjustInventory', adjustments, undefined, async () => {
-      await this.lines(ctx, 'adjustInventory', 'MMS850MI', 'AddAdjust', lines, false, async () => {
-        const seen = new Set<number>();
-        const pairs = new Set(lines.map((l) => `${l.record.ITNO}|${l.record.WHLO}`));
-        for (const pair of pairs) {
-          const [itno, whlo] = pair.split('|');
-          for (const t of await this.mi.call('MWS070MI', 'LstTransByItem', { ITNO: itno, WHLO: whlo }, 0)) {
-            const m = t.REMK?.startsWith(`${tag}#`) ? Number(t.REMK.slice(tag.length + 1)) : NaN;
-            if (m > 0) seen.add(m - 1);
+    const tag = `LB${sha256Hex(ctx.idempotencyKey ?? '', 16)}`;
+    const lines: BulkLine[] = stockAdjustments(CONNECTOR, adjustments).map(({ index: n, adj: a }) => ({
+      n,
+      record: { WHLO: a.location, ITNO: a.sku, QLQT: String(a.delta), RSCD: 'LB', REMK: `${tag}#${n + 1}` },
+    }));
+    await writeOnce({
+      ...this.ops.write(ctx, 'adjustInventory', adjustments),
+      write: async () => {
+        await this.lines(ctx, 'adjustInventory', 'MMS850MI', 'AddAdjust', lines, false, async () => {
+          const seen = new Set<number>();
+          const pairs = new Set(lines.map((l) => `${l.record.ITNO}|${l.record.WHLO}`));
+          for (const pair of pairs) {
+            const [itno, whlo] = pair.split('|');
+            for (const t of await this.mi.call('MWS070MI', 'LstTransByItem', { ITNO: itno, WHLO: whlo }, 0)) {
+              const m = t.REMK?.startsWith(`${tag}#`) ? Number(t.REMK.slice(tag.length + 1)) : NaN;
+              if (m > 0) seen.add(m - 1);
+            }
           }
-        }
-        return seen;
-      });
-      return { lines: lines.length };
+          return seen;
+        });
+        return { lines: lines.length };
+      },
     });
   }
 
@@ -846,35 +736,5 @@ export class M3Connector implements ErpConnector {
       findExisting,
       send: (txs) => this.mi.bulk(program, txs),
     });
-  }
-
-  /** One external write: the `external_writes` row under ctx.idempotencyKey, with the remote lookup on a retry. */
-  private async once<R>(
-    ctx: WriteContext,
-    operation: string,
-    request: unknown,
-    findRemote: (() => Promise<R | null>) | undefined,
-    write: () => Promise<R>,
-  ): Promise<R> {
-    if (!ctx?.idempotencyKey) throw invalid(`${operation} needs ctx.idempotencyKey`);
-    const idOf = (r: R) => ((r as { erpId?: string })?.erpId ?? null) as string | null;
-    const res = await idempotentWrite<R>(this.db, {
-      key: ctx.idempotencyKey,
-      target: 'm3',
-      operation,
-      workflowId: ctx.workflowId,
-      request,
-      findRemote: findRemote
-        ? async () => {
-            const r = await findRemote();
-            return r === null ? null : { externalId: idOf(r), result: r };
-          }
-        : undefined,
-      write: async () => {
-        const r = await write();
-        return { externalId: idOf(r), result: r };
-      },
-    });
-    return res.result;
   }
 }

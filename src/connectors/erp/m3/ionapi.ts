@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { Agent, request, type Dispatcher } from 'undici';
 import { z } from 'zod';
 import { failure } from '../../../domain/errors';
-import { CachedTokenProvider, parseRetryAfter } from '../../http';
+import type { Logger } from '../../../logger';
+import { CachedTokenProvider, HttpClient } from '../../http';
 
 /**
  * Infor ION API credentials (`.ionapi` file) and the OAuth2 token they give. The `.ionapi` fields: `ti` tenant,
@@ -50,97 +50,49 @@ export function loadIonApi(source: string | Record<string, unknown>): IonApi {
 const tokenResponse = z.object({ access_token: z.string().min(1), expires_in: z.coerce.number().positive() }).loose();
 
 /**
- * A token provider for the ION API: posts the form-encoded grant to `pu + ot` and caches the token until shortly
- * before `expires_in`. The form body is why this call uses undici directly rather than the JSON-only HttpClient.
+ * A token provider for the ION API: posts the form-encoded grant to `pu + ot` through the shared HttpClient and
+ * caches the token until shortly before `expires_in`. Timeouts, network errors, 429 (with Retry-After) and 5xx keep
+ * the client's taxonomy; any other 4xx means the ION API refused the credentials: AuthFailed with the OAuth2 `error`.
  */
 export function ionTokenProvider(
   ion: IonApi,
-  opts: { timeoutMs?: number } = {},
+  opts: { timeoutMs?: number; logger?: Logger } = {},
 ): CachedTokenProvider & { close(): Promise<void> } {
-  const url = new URL(ion.ot, ion.pu.endsWith('/') ? ion.pu : `${ion.pu}/`).toString();
-  const dispatcher = new Agent({ connections: 2, keepAliveTimeout: 10_000 });
-  const timeoutMs = opts.timeoutMs ?? 15_000;
-  const form = new URLSearchParams(
+  const url = new URL(ion.ot, ion.pu.endsWith('/') ? ion.pu : `${ion.pu}/`);
+  const http = new HttpClient({
+    connector: 'm3',
+    version: '1.0.0',
+    baseUrl: url.origin,
+    timeoutMs: opts.timeoutMs,
+    // The token endpoint is not the M3 API: its failures must not open (or wait for) the API client's breaker.
+    breaker: false,
+    connections: 2,
+    logger: opts.logger,
+    classify: (status, body) =>
+      status >= 400 && status < 500 && status !== 429
+        ? {
+            type: 'AuthFailed',
+            code: (body as { error?: string } | undefined)?.error,
+            message: 'the ION API refused the credentials',
+          }
+        : undefined,
+  });
+  const form: Record<string, string> =
     ion.saak && ion.sask
       ? { grant_type: 'password', username: ion.saak, password: ion.sask, client_id: ion.ci, client_secret: ion.cs }
-      : { grant_type: 'client_credentials', client_id: ion.ci, client_secret: ion.cs },
-  ).toString();
+      : { grant_type: 'client_credentials', client_id: ion.ci, client_secret: ion.cs };
 
   const fetchToken = async () => {
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), timeoutMs);
-    let status: number;
-    let text: string;
-    let retryAfter: string | undefined;
-    try {
-      const res = await request(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-        body: form,
-        signal: controller.signal,
-        dispatcher: dispatcher as Dispatcher,
-      });
-      status = res.statusCode;
-      text = await res.body.text();
-      const ra = res.headers['retry-after'];
-      retryAfter = Array.isArray(ra) ? ra[0] : ra;
-    } catch (err) {
-      if (controller.signal.aborted) {
-        throw failure('Timeout', `m3: token endpoint did not answer within ${timeoutMs} ms`, {
-          connector: 'm3',
-          code: 'ETIMEDOUT',
-        });
-      }
-      const e = err as { code?: string; message?: string };
-      throw failure('NetworkError', `m3: token endpoint unreachable: ${e.code ?? ''} ${e.message ?? ''}`, {
-        connector: 'm3',
-        code: e.code,
-      });
-    } finally {
-      clearTimeout(timer);
-    }
-    if (status === 429) {
-      const delay = parseRetryAfter(retryAfter);
-      throw failure(
-        'RateLimited',
-        'm3: token endpoint rate limited',
-        { connector: 'm3', status },
-        { nextRetryDelayMs: delay },
-      );
-    }
-    if (status >= 500)
-      throw failure('UpstreamUnavailable', `m3: token endpoint answered HTTP ${status}`, { connector: 'm3', status });
-    if (status >= 400) {
-      let code: string | undefined;
-      try {
-        code = (JSON.parse(text) as { error?: string }).error;
-      } catch {
-        code = undefined;
-      }
-      throw failure('AuthFailed', `m3: the ION API refused the credentials (HTTP ${status}${code ? ` ${code}` : ''})`, {
-        connector: 'm3',
-        status,
-        code,
-      });
-    }
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      body = undefined;
-    }
-    const parsed = tokenResponse.safeParse(body);
-    if (!parsed.success) {
-      throw failure('SchemaMismatch', 'm3: the token endpoint answered without access_token/expires_in', {
-        connector: 'm3',
-        status,
-        field: 'access_token',
-      });
-    }
-    return { token: parsed.data.access_token, expiresInSeconds: parsed.data.expires_in };
+    const r = await http.request({
+      method: 'POST',
+      path: url.pathname + url.search,
+      form,
+      schema: tokenResponse,
+    });
+    return { token: r.access_token, expiresInSeconds: r.expires_in };
   };
 
   const provider = new CachedTokenProvider(fetchToken) as CachedTokenProvider & { close(): Promise<void> };
-  provider.close = () => dispatcher.close();
+  provider.close = () => http.close();
   return provider;
 }

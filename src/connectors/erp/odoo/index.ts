@@ -1,11 +1,29 @@
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Db } from '../../../db';
 import { idempotentWrite } from '../../../db/external-writes';
 import { failure } from '../../../domain/errors';
-import { exponentOf, formatDecimal, isCurrency, money, parseDecimal } from '../../../domain/money';
+import { exponentOf, formatDecimal, money, parseDecimal } from '../../../domain/money';
 import type { Logger } from '../../../logger';
 import type { HttpClientOptions } from '../../http';
+import {
+  changeOnce,
+  checkDocument,
+  checkJournal,
+  checkPayment,
+  createOnce,
+  customerKeys,
+  customerName,
+  describeLine,
+  docRef,
+  invalid as refused,
+  matchesCustomer,
+  methodCode,
+  methodsByCode,
+  sha256Hex,
+  stockAdjustments,
+  writeOnce,
+  writesOf,
+} from '../common';
 import type {
   ErpConnector,
   ErpCreditMemoInput,
@@ -40,7 +58,8 @@ import { CONNECTOR, createTransport, type ApiKeySource, type OdooProtocol, type 
  *   `_reverse_moves` is private and cannot be called over RPC.
  * - Payments use the `account.payment.register` wizard on the invoice (create, post and reconcile in one call);
  *   `memo` holds our ref and `payment_reference` the processor's transaction id.
- * - Journal dimensions have no analytic plan mapping yet: they are appended to the line label as `[k=v, …]`.
+ * - Journal dimensions have no analytic plan mapping yet: they are appended to the line label as `[k=v …]`.
+ * - Service items (SHIPPING, see ../common.ts) are document lines like any product; inventory adjustments skip them.
  * - A journal whose ref exists already is returned as it is (a draft one is posted), never posted a second time.
  * - Inventory deltas set the counted quantity (on hand + delta) and apply it with `inventory_name` = a name derived
  *   from the idempotency key, so an applied adjustment is found again by its `stock.move`.
@@ -138,8 +157,7 @@ const PAYMENT_STATUS: Record<string, string> = {
   rejected: 'cancelled',
 };
 
-const invalid = (message: string, field?: string) =>
-  failure('ValidationError', `odoo: ${message}`, { connector: CONNECTOR, field });
+const invalid = (message: string, field?: string) => refused(CONNECTOR, message, field);
 
 function parseId(erpId: string, what: string): number {
   if (!/^[1-9]\d*$/.test(erpId))
@@ -151,12 +169,6 @@ function opt(v: string | false): string | undefined {
   return v === false || v === '' ? undefined : v;
 }
 
-/** Digits only, without the NANP country code, so "+1 (555) 010-2000" and "555.010.2000" compare equal. */
-export function normalizePhone(phone: string): string {
-  const d = phone.replace(/\D/g, '');
-  return d.length === 11 && d.startsWith('1') ? d.slice(1) : d;
-}
-
 /** The `ir.model.data` name for one of our refs: readable prefix plus a hash, within Odoo's identifier charset. */
 export function xmlidName(kind: string, ref: string): string {
   const slug = ref
@@ -164,59 +176,7 @@ export function xmlidName(kind: string, ref: string): string {
     .replace(/[^a-z0-9]+/g, '_')
     .replace(/^_+|_+$/g, '')
     .slice(0, 60);
-  const hash = createHash('sha256').update(ref).digest('hex').slice(0, 10);
-  return `${kind}_${slug}_${hash}`;
-}
-
-/** Checks lines, amounts and the document total (sum of rounded line amounts plus tax) before anything is sent. */
-function validateDocument(d: ErpDocumentInput): void {
-  if (!d.ref) throw invalid('a document needs a ref', 'ref');
-  if (!isCurrency(d.currency)) throw invalid(`unknown currency ${JSON.stringify(d.currency)}`, 'currency');
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(d.date))
-    throw invalid(`date must be YYYY-MM-DD, got ${JSON.stringify(d.date)}`, 'date');
-  if (!d.lines.length) throw invalid('a document needs at least one line', 'lines');
-  let total = 0;
-  d.lines.forEach((l, i) => {
-    if (!l.sku) throw invalid(`line ${i} has no sku`, `lines[${i}].sku`);
-    if (!(l.qty > 0) || !Number.isFinite(l.qty))
-      throw invalid(`line ${i} quantity must be positive`, `lines[${i}].qty`);
-    if (!Number.isSafeInteger(l.unitPriceMinor) || l.unitPriceMinor < 0) {
-      throw invalid(`line ${i} unit price must be non-negative integer minor units`, `lines[${i}].unitPriceMinor`);
-    }
-    if (l.taxMinor !== undefined && (!Number.isSafeInteger(l.taxMinor) || l.taxMinor < 0)) {
-      throw invalid(`line ${i} tax must be non-negative integer minor units`, `lines[${i}].taxMinor`);
-    }
-    total += Math.round(l.qty * l.unitPriceMinor) + (l.taxMinor ?? 0);
-  });
-  if (total !== d.totalMinor) {
-    throw invalid(`lines add up to ${total} minor units but totalMinor is ${d.totalMinor}`, 'totalMinor');
-  }
-}
-
-/** Refuses an entry whose debits and credits differ, or that has malformed lines, before any call. */
-function validateJournal(j: ErpJournalInput): void {
-  if (!j.ref) throw invalid('a journal needs a ref', 'ref');
-  if (!isCurrency(j.currency)) throw invalid(`unknown currency ${JSON.stringify(j.currency)}`, 'currency');
-  if (j.lines.length < 2)
-    throw failure('JournalUnbalanced', 'odoo: a journal entry needs at least two lines', { connector: CONNECTOR });
-  let debit = 0;
-  let credit = 0;
-  j.lines.forEach((l, i) => {
-    const ok = (v: number) => Number.isSafeInteger(v) && v >= 0;
-    if (!l.account) throw invalid(`journal line ${i} has no account`, `lines[${i}].account`);
-    if (!ok(l.debitMinor) || !ok(l.creditMinor) || (l.debitMinor > 0 && l.creditMinor > 0)) {
-      throw invalid(`journal line ${i} needs a non-negative debit or credit (not both)`, `lines[${i}]`);
-    }
-    debit += l.debitMinor;
-    credit += l.creditMinor;
-  });
-  if (debit !== credit) {
-    throw failure('JournalUnbalanced', `odoo: journal ${j.ref} is unbalanced: debits ${debit} != credits ${credit}`, {
-      connector: CONNECTOR,
-      debitMinor: debit,
-      creditMinor: credit,
-    });
-  }
+  return `${kind}_${slug}_${sha256Hex(ref, 10)}`;
 }
 
 /** The Odoo `ErpConnector` (see the file header for the mapping choices). */
@@ -224,6 +184,7 @@ export class OdooConnector implements ErpConnector {
   readonly system = 'odoo' as const;
   private readonly t: OdooTransport;
   private readonly db: Db;
+  private readonly ops: ReturnType<typeof writesOf>;
   private readonly module: string;
   private readonly journals: Record<string, string>;
   private readonly defaultJournal: string;
@@ -234,6 +195,7 @@ export class OdooConnector implements ErpConnector {
 
   constructor(opts: OdooConnectorOptions) {
     this.db = opts.db;
+    this.ops = writesOf(opts.db, CONNECTOR);
     this.module = opts.xmlidModule ?? 'ledgerbridge';
     this.journals = { ...DEFAULT_JOURNALS, ...opts.journals };
     this.defaultJournal = opts.defaultJournal ?? 'MISC';
@@ -268,40 +230,37 @@ export class OdooConnector implements ErpConnector {
   async findCustomers(q: { email?: string; phone?: string; externalRef?: string }): Promise<ErpCustomer[]> {
     if (!q.email && !q.phone && !q.externalRef)
       throw invalid('findCustomers needs an email, a phone or an externalRef');
+    const keys = customerKeys(q);
     const found = new Map<number, ErpCustomer>();
-    const add = (rows: z.infer<typeof partnerRow>[], keep: (r: z.infer<typeof partnerRow>) => boolean) => {
-      for (const r of rows) if (keep(r)) found.set(r.id, this.toCustomer(r));
+    const byRef = keys.externalRef ? await this.findPartnerByRef(keys.externalRef) : null;
+    const add = (rows: z.infer<typeof partnerRow>[]) => {
+      for (const r of rows) {
+        const hit = r.id === byRef || matchesCustomer(keys, { email: r.email, phones: [r.phone, r.mobile] });
+        if (hit) found.set(r.id, this.toCustomer(r));
+      }
     };
-    if (q.externalRef) {
-      const id = await this.findPartnerByRef(q.externalRef);
-      if (id) add(await this.readPartners([id]), () => true);
-    }
-    if (q.email) {
-      const email = q.email.trim().toLowerCase();
+    if (byRef) add(await this.readPartners([byRef]));
+    if (keys.email) {
       // =ilike is a case-insensitive equality, but `_` and `%` are wildcards in it: compare exactly afterwards.
-      const rows = await this.searchRead('res.partner', [['email', '=ilike', email]], PARTNER_FIELDS, partnerRow);
-      add(rows, (r) => typeof r.email === 'string' && r.email.trim().toLowerCase() === email);
+      add(await this.searchRead('res.partner', [['email', '=ilike', keys.email]], PARTNER_FIELDS, partnerRow));
     }
-    if (q.phone) {
-      const digits = normalizePhone(q.phone);
-      if (digits.length >= 4) {
-        const tail = digits.slice(-4);
-        const rows = await this.searchRead(
+    if (keys.phone) {
+      // Odoo stores phones as typed: narrow by the last four digits, then compare normalised numbers.
+      const tail = keys.phone.slice(-4);
+      add(
+        await this.searchRead(
           'res.partner',
           ['|', ['phone', 'ilike', tail], ['mobile', 'ilike', tail]],
           PARTNER_FIELDS,
           partnerRow,
-        );
-        add(rows, (r) => [r.phone, r.mobile].some((p) => typeof p === 'string' && normalizePhone(p) === digits));
-      }
+        ),
+      );
     }
     return [...found.values()].sort((a, b) => Number(a.erpId) - Number(b.erpId));
   }
 
   async upsertCustomer(c: ErpCustomerInput, ctx: WriteContext): Promise<ErpCustomer> {
-    if (!c.externalRef) throw invalid('a customer needs an externalRef', 'externalRef');
-    const name = c.name || [c.firstName, c.lastName].filter(Boolean).join(' ');
-    if (!name) throw invalid('a customer needs a name', 'name');
+    const name = customerName(CONNECTOR, c);
     const apply = async (id: number | null): Promise<ErpCustomer> => {
       const vals = await this.partnerVals(c, name);
       if (id) {
@@ -317,16 +276,14 @@ export class OdooConnector implements ErpConnector {
       }
       return this.toCustomer((await this.readPartners([id]))[0]);
     };
-    return this.once(
-      ctx,
-      'upsertCustomer',
-      c,
-      async () => {
+    return createOnce({
+      ...this.ops.write(ctx, 'upsertCustomer', c),
+      find: async () => {
         const id = await this.findPartnerByRef(c.externalRef);
         return id ? apply(id) : null;
       },
-      async () => apply(await this.findPartnerByRef(c.externalRef)),
-    );
+      create: () => apply(null),
+    });
   }
 
   private async partnerVals(c: ErpCustomerInput, name: string): Promise<Record<string, unknown>> {
@@ -387,26 +344,21 @@ export class OdooConnector implements ErpConnector {
   // ---------------------------------------------------------------- sales orders
 
   async createSalesOrder(o: ErpSalesOrderInput, ctx: WriteContext): Promise<ErpDocRef> {
-    validateDocument(o);
+    checkDocument(CONNECTOR, o);
     const partnerId = parseId(o.customerErpId, 'customerErpId');
-    const find = () => this.findByRef('sale.order', 'so', o.ref, [['client_order_ref', '=', o.ref]]);
     const complete = async (id: number) => {
       const [row] = await this.readSales([id]);
       if (row.state === 'draft' || row.state === 'sent')
         await this.t.call('sale.order', 'action_confirm', { ids: [id] }, z.unknown());
       return this.saleRef((await this.readSales([id]))[0]);
     };
-    return this.once(
-      ctx,
-      'createSalesOrder',
-      o,
-      async () => {
-        const id = await find();
+    return createOnce({
+      ...this.ops.write(ctx, 'createSalesOrder', o),
+      find: async () => {
+        const id = await this.findByRef('sale.order', 'so', o.ref, [['client_order_ref', '=', o.ref]]);
         return id ? complete(id) : null;
       },
-      async () => {
-        const existing = await find();
-        if (existing) return complete(existing);
+      create: async () => {
         const [pricelistId, lines] = await Promise.all([
           this.lookupId('product.pricelist', [['currency_id.name', '=', o.currency]], `pricelist in ${o.currency}`),
           this.documentLines(o, 'sale'),
@@ -422,27 +374,17 @@ export class OdooConnector implements ErpConnector {
         await this.bindXmlid('sale.order', 'so', o.ref, id);
         return complete(id);
       },
-    );
+    });
   }
 
   async cancelSalesOrder(erpId: string, ctx: WriteContext): Promise<ErpDocRef> {
     const id = parseId(erpId, 'sales order');
-    const current = async () => this.saleRef((await this.readSales([id]))[0]);
-    return this.once(
-      ctx,
-      'cancelSalesOrder',
-      { erpId },
-      async () => {
-        const doc = await current();
-        return doc.status === 'cancelled' ? doc : null;
-      },
-      async () => {
-        const doc = await current();
-        if (doc.status === 'cancelled') return doc;
-        await this.t.call('sale.order', 'action_cancel', { ids: [id] }, z.unknown());
-        return current();
-      },
-    );
+    return changeOnce({
+      ...this.ops.change(ctx, 'cancelSalesOrder', erpId),
+      get: async () => this.saleRef((await this.readSales([id]))[0]),
+      done: (d) => d.status === 'cancelled',
+      send: () => this.t.call('sale.order', 'action_cancel', { ids: [id] }, z.unknown()),
+    });
   }
 
   async getSalesOrder(erpId: string): Promise<ErpDocRef> {
@@ -454,13 +396,13 @@ export class OdooConnector implements ErpConnector {
   }
 
   private saleRef(r: z.infer<typeof saleRow>): ErpDocRef {
-    return { erpId: String(r.id), number: r.name, status: SALE_STATUS[r.state] ?? r.state, rawStatus: r.state };
+    return docRef(String(r.id), r.name, r.state, SALE_STATUS);
   }
 
   // ---------------------------------------------------------------- invoices and credit memos
 
   async createInvoice(i: ErpInvoiceInput, ctx: WriteContext): Promise<ErpDocRef> {
-    validateDocument(i);
+    checkDocument(CONNECTOR, i);
     return this.draftMove(i, ctx, 'createInvoice', 'out_invoice', 'inv', async () => {
       if (!i.salesOrderErpId) return {};
       const [so] = await this.readSales([parseId(i.salesOrderErpId, 'salesOrderErpId')]);
@@ -477,7 +419,7 @@ export class OdooConnector implements ErpConnector {
   }
 
   async draftCreditMemo(c: ErpCreditMemoInput, ctx: WriteContext): Promise<ErpDocRef> {
-    validateDocument(c);
+    checkDocument(CONNECTOR, c);
     return this.draftMove(c, ctx, 'draftCreditMemo', 'out_refund', 'cm', async () => ({
       narration: c.reason,
       ...(c.invoiceErpId ? { reversed_entry_id: parseId(c.invoiceErpId, 'invoiceErpId') } : {}),
@@ -490,22 +432,16 @@ export class OdooConnector implements ErpConnector {
 
   async cancelCreditMemo(erpId: string, ctx: WriteContext): Promise<ErpDocRef> {
     const id = parseId(erpId, 'credit memo');
-    return this.once(
-      ctx,
-      'cancelCreditMemo',
-      { erpId },
-      async () => {
-        const doc = await this.moveRef(id);
-        return doc.status === 'cancelled' ? doc : null;
-      },
-      async () => {
-        const [row] = await this.readMoves([id]);
-        if (row.state === 'cancel') return this.moveRef(id);
-        if (row.state === 'posted') await this.t.call('account.move', 'button_draft', { ids: [id] }, z.unknown());
+    return changeOnce({
+      ...this.ops.change(ctx, 'cancelCreditMemo', erpId),
+      get: () => this.moveRef(id),
+      done: (d) => d.status === 'cancelled',
+      send: async (d) => {
+        if (d.rawStatus?.startsWith('posted'))
+          await this.t.call('account.move', 'button_draft', { ids: [id] }, z.unknown());
         await this.t.call('account.move', 'button_cancel', { ids: [id] }, z.unknown());
-        return this.moveRef(id);
       },
-    );
+    });
   }
 
   private async draftMove(
@@ -517,22 +453,16 @@ export class OdooConnector implements ErpConnector {
     extra: () => Promise<Record<string, unknown>>,
   ): Promise<ErpDocRef> {
     const partnerId = parseId(d.customerErpId, 'customerErpId');
-    const find = () =>
-      this.findByRef('account.move', kind, d.ref, [
-        ['move_type', '=', moveType],
-        ['ref', '=', d.ref],
-      ]);
-    return this.once(
-      ctx,
-      operation,
-      d,
-      async () => {
-        const id = await find();
+    return createOnce({
+      ...this.ops.write(ctx, operation, d),
+      find: async () => {
+        const id = await this.findByRef('account.move', kind, d.ref, [
+          ['move_type', '=', moveType],
+          ['ref', '=', d.ref],
+        ]);
         return id ? this.moveRef(id) : null;
       },
-      async () => {
-        const existing = await find();
-        if (existing) return this.moveRef(existing);
+      create: async () => {
         const [currencyId, lines, more] = await Promise.all([
           this.currencyId(d.currency),
           this.documentLines(d, 'invoice'),
@@ -552,46 +482,33 @@ export class OdooConnector implements ErpConnector {
         await this.bindXmlid('account.move', kind, d.ref, id);
         return this.moveRef(id);
       },
-    );
+    });
   }
 
   private async postMove(erpId: string, ctx: WriteContext, operation: string): Promise<ErpDocRef> {
     const id = parseId(erpId, 'move');
-    return this.once(
-      ctx,
-      operation,
-      { erpId },
-      async () => {
-        const doc = await this.moveRef(id);
-        return doc.rawStatus?.startsWith('posted') ? doc : null;
+    return changeOnce({
+      ...this.ops.change(ctx, operation, erpId),
+      get: () => this.moveRef(id),
+      done: (d) => !!d.rawStatus?.startsWith('posted'),
+      // Only a draft is posted: a cancelled move is reported as it is.
+      send: async (d) => {
+        if (d.status === 'draft') await this.t.call('account.move', 'action_post', { ids: [id] }, z.unknown());
       },
-      async () => {
-        const [row] = await this.readMoves([id]);
-        if (row.state === 'draft') await this.t.call('account.move', 'action_post', { ids: [id] }, z.unknown());
-        return this.moveRef(id);
-      },
-    );
+    });
   }
 
   /** Cancels a draft move, or reverses a posted one with the reversal wizard; a cancelled or reversed move is left as is. */
   private async reverseMove(erpId: string, ctx: WriteContext, operation: string): Promise<ErpDocRef> {
     const id = parseId(erpId, 'move');
-    const settled = (doc: ErpDocRef) => doc.status === 'cancelled' || doc.status === 'reversed';
-    return this.once(
-      ctx,
-      operation,
-      { erpId },
-      async () => {
-        const doc = await this.moveRef(id);
-        return settled(doc) ? doc : null;
-      },
-      async () => {
-        const [row] = await this.readMoves([id]);
-        const doc = this.toMoveRef(row);
-        if (settled(doc)) return doc;
-        if (row.state === 'draft') {
+    return changeOnce({
+      ...this.ops.change(ctx, operation, erpId),
+      get: () => this.moveRef(id),
+      done: (d) => d.status === 'cancelled' || d.status === 'reversed',
+      send: async (d) => {
+        if (d.status === 'draft') {
           await this.t.call('account.move', 'button_cancel', { ids: [id] }, z.unknown());
-          return this.moveRef(id);
+          return;
         }
         const context = { active_model: 'account.move', active_ids: [id] };
         const [wizard] = await this.t.call(
@@ -601,9 +518,8 @@ export class OdooConnector implements ErpConnector {
           createdIds,
         );
         await this.t.call('account.move.reversal', 'refund_moves', { ids: [wizard], context }, z.unknown());
-        return this.moveRef(id);
       },
-    );
+    });
   }
 
   private readMoves(ids: number[]) {
@@ -658,12 +574,8 @@ export class OdooConnector implements ErpConnector {
   // ---------------------------------------------------------------- payments
 
   async applyPayment(p: ErpPaymentInput, ctx: WriteContext): Promise<ErpDocRef> {
-    if (!p.ref) throw invalid('a payment needs a ref', 'ref');
-    if (!Number.isSafeInteger(p.amountMinor) || p.amountMinor <= 0)
-      throw invalid('payment amount must be positive minor units', 'amountMinor');
-    if (!isCurrency(p.currency)) throw invalid(`unknown currency ${JSON.stringify(p.currency)}`, 'currency');
+    checkPayment(CONNECTOR, p);
     const invoiceId = parseId(p.invoiceErpId, 'invoiceErpId');
-    const find = () => this.findByRef('account.payment', 'pay', p.ref, [['memo', '=', p.ref]]);
     const complete = async (id: number) => {
       const [row] = await this.readPayments([id]);
       if (p.processorRef && row.payment_reference !== p.processorRef) {
@@ -676,19 +588,15 @@ export class OdooConnector implements ErpConnector {
       }
       return this.paymentRef((await this.readPayments([id]))[0]);
     };
-    return this.once(
-      ctx,
-      'applyPayment',
-      p,
-      async () => {
-        const id = await find();
+    return createOnce({
+      ...this.ops.write(ctx, 'applyPayment', p),
+      find: async () => {
+        const id = await this.findByRef('account.payment', 'pay', p.ref, [['memo', '=', p.ref]]);
         return id ? complete(id) : null;
       },
-      async () => {
-        const existing = await find();
-        if (existing) return complete(existing);
+      create: async () => {
         const [journalId, currencyId] = await Promise.all([
-          this.journalId(this.journalFor(p.method)),
+          this.journalId(methodCode(this.journals, p.method, 'BANK')),
           this.currencyId(p.currency),
         ]);
         const context = { active_model: 'account.move', active_ids: [invoiceId] };
@@ -714,28 +622,20 @@ export class OdooConnector implements ErpConnector {
         await this.bindXmlid('account.payment', 'pay', p.ref, action.res_id);
         return complete(action.res_id);
       },
-    );
+    });
   }
 
   async unapplyPayment(paymentErpId: string, ctx: WriteContext): Promise<ErpDocRef> {
     const id = parseId(paymentErpId, 'payment');
-    const current = async () => this.paymentRef((await this.readPayments([id]))[0]);
-    return this.once(
-      ctx,
-      'unapplyPayment',
-      { paymentErpId },
-      async () => {
-        const doc = await current();
-        return doc.status === 'cancelled' ? doc : null;
-      },
-      async () => {
-        const [row] = await this.readPayments([id]);
-        if (row.state === 'canceled' || row.state === 'cancel') return this.paymentRef(row);
-        if (row.state !== 'draft') await this.t.call('account.payment', 'action_draft', { ids: [id] }, z.unknown());
+    return changeOnce({
+      ...this.ops.change(ctx, 'unapplyPayment', paymentErpId),
+      get: async () => this.paymentRef((await this.readPayments([id]))[0]),
+      done: (d) => d.status === 'cancelled',
+      send: async (d) => {
+        if (d.rawStatus !== 'draft') await this.t.call('account.payment', 'action_draft', { ids: [id] }, z.unknown());
         await this.t.call('account.payment', 'action_cancel', { ids: [id] }, z.unknown());
-        return current();
       },
-    );
+    });
   }
 
   async *listPayments(q: { from: string; to: string }): AsyncIterable<ErpPaymentRecord> {
@@ -745,11 +645,7 @@ export class OdooConnector implements ErpConnector {
       ['date', '>=', q.from],
       ['date', '<=', q.to],
     ];
-    const byJournal = new Map(
-      Object.entries(this.journals)
-        .map(([method, code]) => [code, method] as const)
-        .reverse(),
-    );
+    const byJournal = methodsByCode(this.journals);
     for (let offset = 0; ; offset += PAGE) {
       const rows = await this.t.call(
         'account.payment',
@@ -779,11 +675,7 @@ export class OdooConnector implements ErpConnector {
   }
 
   private paymentRef(r: PaymentRow): ErpDocRef {
-    return { erpId: String(r.id), number: opt(r.name), status: PAYMENT_STATUS[r.state] ?? r.state, rawStatus: r.state };
-  }
-
-  private journalFor(method: string): string {
-    return this.journals[method] ?? this.journals[method.split(':')[0]] ?? this.journals.bank ?? 'BANK';
+    return docRef(String(r.id), opt(r.name), r.state, PAYMENT_STATUS);
   }
 
   private journalCode(journalId: number): Promise<string> {
@@ -806,23 +698,19 @@ export class OdooConnector implements ErpConnector {
   // ---------------------------------------------------------------- journals
 
   async postJournal(j: ErpJournalInput, ctx: WriteContext): Promise<ErpDocRef> {
-    validateJournal(j);
+    checkJournal(CONNECTOR, j);
     const complete = async (doc: ErpDocRef) => {
       if (doc.status !== 'draft') return doc;
       await this.t.call('account.move', 'action_post', { ids: [Number(doc.erpId)] }, z.unknown());
       return this.moveRef(Number(doc.erpId));
     };
-    return this.once(
-      ctx,
-      'postJournal',
-      j,
-      async () => {
+    return createOnce({
+      ...this.ops.write(ctx, 'postJournal', j),
+      find: async () => {
         const doc = await this.findJournalByRef(j.ref);
         return doc ? complete(doc) : null;
       },
-      async () => {
-        const existing = await this.findJournalByRef(j.ref);
-        if (existing) return complete(existing);
+      create: async () => {
         const codes = [...new Set(j.lines.map((l) => l.account))];
         const rows = await this.searchRead(
           'account.account',
@@ -848,24 +736,16 @@ export class OdooConnector implements ErpConnector {
           this.currencyId(j.currency),
         ]);
         const toFloat = (minor: number) => Number(formatDecimal(money(minor, j.currency)));
-        const lines = j.lines.map((l) => {
-          const dims =
-            l.dimensions && Object.keys(l.dimensions).length
-              ? ` [${Object.entries(l.dimensions)
-                  .map(([k, v]) => `${k}=${v}`)
-                  .join(', ')}]`
-              : '';
-          return [
-            0,
-            0,
-            {
-              account_id: accounts.get(l.account),
-              name: `${l.description ?? j.memo}${dims}`,
-              debit: toFloat(l.debitMinor),
-              credit: toFloat(l.creditMinor),
-            },
-          ];
-        });
+        const lines = j.lines.map((l) => [
+          0,
+          0,
+          {
+            account_id: accounts.get(l.account),
+            name: describeLine(l.description ?? j.memo, l.dimensions),
+            debit: toFloat(l.debitMinor),
+            credit: toFloat(l.creditMinor),
+          },
+        ]);
         const vals = {
           move_type: 'entry',
           ref: j.ref,
@@ -880,7 +760,7 @@ export class OdooConnector implements ErpConnector {
         await this.t.call('account.move', 'action_post', { ids: [id] }, z.unknown());
         return this.moveRef(id);
       },
-    );
+    });
   }
 
   async reverseJournal(erpId: string, ctx: WriteContext): Promise<ErpDocRef> {
@@ -947,40 +827,36 @@ export class OdooConnector implements ErpConnector {
   }
 
   async adjustInventory(adjustments: InventoryAdjustment[], ctx: WriteContext): Promise<void> {
-    adjustments.forEach((a, i) => {
-      if (!a.sku || !a.location) throw invalid(`adjustment ${i} needs a sku and a location`, `adjustments[${i}]`);
-      if (!Number.isFinite(a.delta)) throw invalid(`adjustment ${i} delta must be a number`, `adjustments[${i}].delta`);
+    const moves = stockAdjustments(CONNECTOR, adjustments);
+    await writeOnce({
+      ...this.ops.write(ctx, 'adjustInventory', adjustments),
+      write: async () => {
+        for (const { index, adj } of moves) await this.adjustLine(adj, `${ctx.idempotencyKey}/line-${index}`, ctx);
+        return { lines: moves.length };
+      },
     });
-    await this.once(ctx, 'adjustInventory', adjustments, undefined, async () => {
-      for (const [n, a] of adjustments.entries()) {
-        if (a.delta === 0) continue;
-        const key = `${ctx.idempotencyKey}/line-${n}`;
-        const moveName = `Ledgerbridge ${key}`;
-        const findMove = async (): Promise<{ externalId: string | null; result: { moveId: number | null } } | null> => {
-          const ids = await this.t.call(
-            'stock.move',
-            'search',
-            { domain: [['name', '=', moveName]], limit: 1 },
-            idList,
-          );
-          return ids.length ? { externalId: String(ids[0]), result: { moveId: ids[0] } } : null;
-        };
-        await idempotentWrite(this.db, {
-          key,
-          target: 'odoo',
-          operation: 'adjustInventory.line',
-          workflowId: ctx.workflowId,
-          request: a,
-          findRemote: findMove,
-          write: async () => {
-            const applied = await findMove();
-            if (applied) return applied;
-            await this.applyDelta(a, moveName);
-            return (await findMove()) ?? { externalId: null, result: { moveId: null } };
-          },
-        });
-      }
-      return { lines: adjustments.length };
+  }
+
+  /** One adjustment line under its own key; the `stock.move` named after the key tells whether it was applied. */
+  private async adjustLine(a: InventoryAdjustment, key: string, ctx: WriteContext): Promise<void> {
+    const moveName = `Ledgerbridge ${key}`;
+    const findMove = async (): Promise<{ externalId: string | null; result: { moveId: number | null } } | null> => {
+      const ids = await this.t.call('stock.move', 'search', { domain: [['name', '=', moveName]], limit: 1 }, idList);
+      return ids.length ? { externalId: String(ids[0]), result: { moveId: ids[0] } } : null;
+    };
+    await idempotentWrite(this.db, {
+      key,
+      target: CONNECTOR,
+      operation: 'adjustInventory.line',
+      workflowId: ctx.workflowId,
+      request: a,
+      findRemote: findMove,
+      write: async () => {
+        const applied = await findMove();
+        if (applied) return applied;
+        await this.applyDelta(a, moveName);
+        return (await findMove()) ?? { externalId: null, result: { moveId: null } };
+      },
     });
   }
 
@@ -1068,36 +944,6 @@ export class OdooConnector implements ErpConnector {
   }
 
   // ---------------------------------------------------------------- plumbing
-
-  /** One external write: the `external_writes` row under ctx.idempotencyKey, with the remote lookup on a retry. */
-  private async once<R>(
-    ctx: WriteContext,
-    operation: string,
-    request: unknown,
-    findRemote: (() => Promise<R | null>) | undefined,
-    write: () => Promise<R>,
-  ): Promise<R> {
-    if (!ctx?.idempotencyKey) throw invalid(`${operation} needs ctx.idempotencyKey`);
-    const idOf = (r: R) => ((r as { erpId?: string })?.erpId ?? null) as string | null;
-    const res = await idempotentWrite<R>(this.db, {
-      key: ctx.idempotencyKey,
-      target: 'odoo',
-      operation,
-      workflowId: ctx.workflowId,
-      request,
-      findRemote: findRemote
-        ? async () => {
-            const r = await findRemote();
-            return r === null ? null : { externalId: idOf(r), result: r };
-          }
-        : undefined,
-      write: async () => {
-        const r = await write();
-        return { externalId: idOf(r), result: r };
-      },
-    });
-    return res.result;
-  }
 
   /**
    * Finds a record by our ref: through its external id first, then by the field the create wrote. A record found

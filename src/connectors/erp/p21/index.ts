@@ -2,18 +2,33 @@ import type { ApplicationFailure } from '@temporalio/common';
 import type { z } from 'zod';
 import { scrubText } from '../../../domain/card-data';
 import { errorTypeOf, failure } from '../../../domain/errors';
-import { exponentOf, formatDecimal, parseDecimal } from '../../../domain/money';
+import { formatDecimal, parseDecimal } from '../../../domain/money';
 import type { Db } from '../../../db';
 import { idempotentWrite } from '../../../db/external-writes';
 import type { Logger } from '../../../logger';
 import { CachedTokenProvider, HttpClient, type HttpClientOptions } from '../../http';
+import {
+  changeOnce,
+  checkDate,
+  checkDocument,
+  checkJournal,
+  checkPayment,
+  createOnce,
+  customerKeys,
+  customerName,
+  describeLine,
+  matchesCustomer,
+  paymentTypeFor,
+  stockAdjustments,
+  upsertCustomerOnce,
+  writesOf,
+} from '../common';
 import type {
   ErpConnector,
   ErpCreditMemoInput,
   ErpCustomer,
   ErpCustomerInput,
   ErpDocRef,
-  ErpDocumentInput,
   ErpInvoiceInput,
   ErpJournalInput,
   ErpLine,
@@ -57,6 +72,9 @@ import {
  * A multi-transaction request (inventory adjustments) can fail some transactions and pass others: the passed ones
  * are recorded per line in `external_writes` (`<key>/line-<n>`, n from 1) and a retryable PartialFailure is thrown,
  * so the retry sends only the lines that failed.
+ *
+ * Input checks (document totals, journal balance, payments), customer matching and pay codes come from ../common.ts;
+ * service items (SHIPPING) are document lines like any part, and inventory adjustments skip them.
  */
 
 export const P21_CONNECTOR_VERSION = '1.0.0';
@@ -108,14 +126,6 @@ export function lit(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
 }
 
-/** Digits only, without a leading NANP country code, so "+1 (555) 010-1001" and "555.010.1001" compare equal. */
-export function normalizePhone(phone: string): string {
-  const d = phone.replace(/\D/g, '');
-  return d.length === 11 && d.startsWith('1') ? d.slice(1) : d;
-}
-
-const normalizeEmail = (email: string) => email.trim().toLowerCase();
-
 function chunks<T>(items: T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
@@ -123,38 +133,6 @@ function chunks<T>(items: T[], size: number): T[][] {
 }
 
 const isoDate = (v: string) => v.slice(0, 10);
-
-function checkDate(date: string, field: string, connector = TARGET): string {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) {
-    throw failure('ValidationError', `${connector}: ${field} must be YYYY-MM-DD, got ${JSON.stringify(date)}`, {
-      connector,
-      field,
-    });
-  }
-  return date;
-}
-
-function checkDocument(d: ErpDocumentInput): void {
-  if (!d.ref) throw failure('ValidationError', 'p21: ref is required', { connector: TARGET, field: 'ref' });
-  if (!d.customerErpId) {
-    throw failure('ValidationError', 'p21: customerErpId is required', { connector: TARGET, field: 'customerErpId' });
-  }
-  if (d.lines.length === 0)
-    throw failure('ValidationError', 'p21: a document needs lines', { connector: TARGET, field: 'lines' });
-  checkCurrency(d.currency);
-  checkDate(d.date, 'date');
-}
-
-function checkCurrency(currency: string, connector = TARGET): void {
-  try {
-    exponentOf(currency);
-  } catch {
-    throw failure('ValidationError', `${connector}: unknown currency ${JSON.stringify(currency)}`, {
-      connector,
-      field: 'currency',
-    });
-  }
-}
 
 const orderDoc = (r: OrderRow): ErpDocRef => ({
   erpId: r.OrderNo,
@@ -194,31 +172,13 @@ const customerOut = (r: CustomerRow): ErpCustomer => ({
   externalRef: r.WebReferenceNo ?? undefined,
 });
 
-/** Maps our payment method (`card:VISA`, `cash`, ...) to a P21 payment type. */
-export function paymentTypeFor(method: string): string {
-  const [kind, brand = ''] = method.toLowerCase().split(':');
-  if (kind === 'card') {
-    const byBrand: Record<string, string> = {
-      visa: 'VISA',
-      mastercard: 'MC',
-      mc: 'MC',
-      amex: 'AMEX',
-      discover: 'DISC',
-    };
-    return byBrand[brand] ?? 'CARD';
-  }
-  return (
-    ({ cash: 'CASH', check: 'CHECK', gift: 'GIFT', giftcard: 'GIFT' } as Record<string, string>)[kind] ??
-    kind.toUpperCase()
-  );
-}
-
 export class P21Connector implements ErpConnector {
   readonly system = 'p21' as const;
   readonly tokens: CachedTokenProvider;
   private readonly api: HttpClient;
   private readonly tokenClient: HttpClient;
   private readonly db: Db;
+  private readonly ops: ReturnType<typeof writesOf>;
   private readonly opts: P21ConnectorOptions;
   private readonly pageSize: number;
   private refreshToken: string | undefined;
@@ -227,6 +187,7 @@ export class P21Connector implements ErpConnector {
   constructor(opts: P21ConnectorOptions) {
     this.opts = opts;
     this.db = opts.db;
+    this.ops = writesOf(opts.db, TARGET);
     this.pageSize = opts.pageSize ?? 200;
     const common = {
       connector: TARGET,
@@ -431,34 +392,19 @@ export class P21Connector implements ErpConnector {
 
   // ---- write helpers ----
 
-  /** Creates a document once: idempotentWrite, with a lookup by our reference both on retry and before creating. */
-  private async createOnce(
+  /** Creates a document once, looking it up by our reference on a retry and before creating (../common.ts). */
+  private createOnce(
     op: string,
     ctx: WriteContext,
     request: unknown,
     find: () => Promise<ErpDocRef | null>,
     create: () => Promise<ErpDocRef>,
   ): Promise<ErpDocRef> {
-    const r = await idempotentWrite(this.db, {
-      key: ctx.idempotencyKey,
-      target: TARGET,
-      operation: op,
-      workflowId: ctx.workflowId,
-      request,
-      findRemote: async () => {
-        const d = await find();
-        return d ? { externalId: d.erpId, result: d } : null;
-      },
-      write: async () => {
-        const d = (await find()) ?? (await create());
-        return { externalId: d.erpId, result: d };
-      },
-    });
-    return r.result;
+    return createOnce({ ...this.ops.write(ctx, op, request), find, create });
   }
 
-  /** A status change that is a no-op when the document already has the target status (safe to repeat). */
-  private async changeOnce(
+  /** A status change that is a no-op when the document already has the target status (../common.ts). */
+  private changeOnce(
     op: string,
     erpId: string,
     ctx: WriteContext,
@@ -466,61 +412,34 @@ export class P21Connector implements ErpConnector {
     done: (d: ErpDocRef) => boolean,
     send: () => Promise<unknown>,
   ): Promise<ErpDocRef> {
-    const r = await idempotentWrite(this.db, {
-      key: ctx.idempotencyKey,
-      target: TARGET,
-      operation: op,
-      workflowId: ctx.workflowId,
-      request: { erpId },
-      findRemote: async () => {
-        const d = await get();
-        return done(d) ? { externalId: erpId, result: d } : null;
-      },
-      write: async () => {
-        if (!done(await get())) await send();
-        return { externalId: erpId, result: await get() };
-      },
-    });
-    return r.result;
+    return changeOnce({ ...this.ops.change(ctx, op, erpId), get, done, send });
   }
 
   private lineRows(lines: ErpLine[], currency: string, qtyColumn: string, descColumn: string): EditMap[] {
-    return lines.map((l, i) => {
-      if (!l.sku || !Number.isFinite(l.qty) || l.qty <= 0 || !Number.isSafeInteger(l.unitPriceMinor)) {
-        throw failure('ValidationError', `p21: line ${i + 1} needs a sku, a positive qty and an integer price`, {
-          connector: TARGET,
-          field: `lines[${i}]`,
-        });
-      }
-      return {
-        PartNum: l.sku,
-        [qtyColumn]: String(l.qty),
-        UnitPrice: formatDecimal({ amountMinor: l.unitPriceMinor, currency }),
-        TaxAmount: formatDecimal({ amountMinor: l.taxMinor ?? 0, currency }),
-        UnitOfMeasure: l.uom,
-        [descColumn]: l.description,
-      };
-    });
+    return lines.map((l) => ({
+      PartNum: l.sku,
+      [qtyColumn]: String(l.qty),
+      UnitPrice: formatDecimal({ amountMinor: l.unitPriceMinor, currency }),
+      TaxAmount: formatDecimal({ amountMinor: l.taxMinor ?? 0, currency }),
+      UnitOfMeasure: l.uom,
+      [descColumn]: l.description,
+    }));
   }
 
   // ---- customers ----
 
   async findCustomers(q: { email?: string; phone?: string; externalRef?: string }): Promise<ErpCustomer[]> {
-    const email = q.email ? normalizeEmail(q.email) : undefined;
-    const phone = q.phone ? normalizePhone(q.phone) : undefined;
+    const keys = customerKeys(q);
     const parts: string[] = [];
-    if (q.externalRef) parts.push(`WebReferenceNo eq ${lit(q.externalRef)}`);
-    if (email) parts.push(`tolower(EmailAddress) eq ${lit(email)}`);
+    if (keys.externalRef) parts.push(`WebReferenceNo eq ${lit(keys.externalRef)}`);
+    if (keys.email) parts.push(`tolower(EmailAddress) eq ${lit(keys.email)}`);
     // OData cannot strip punctuation server-side: narrow by the last four digits, then compare normalised digits.
-    if (phone && phone.length >= 4) parts.push(`contains(PhoneNumber,${lit(phone.slice(-4))})`);
+    if (keys.phone) parts.push(`contains(PhoneNumber,${lit(keys.phone.slice(-4))})`);
     if (parts.length === 0) return [];
     const rows = await this.all('table', 'customer', customerRow, `DeleteFlag eq 'N' and (${parts.join(' or ')})`);
     return rows
-      .filter(
-        (r) =>
-          (q.externalRef !== undefined && r.WebReferenceNo === q.externalRef) ||
-          (email !== undefined && r.EmailAddress !== null && normalizeEmail(r.EmailAddress) === email) ||
-          (phone !== undefined && r.PhoneNumber !== null && normalizePhone(r.PhoneNumber) === phone),
+      .filter((r) =>
+        matchesCustomer(keys, { externalRef: r.WebReferenceNo, email: r.EmailAddress, phones: [r.PhoneNumber] }),
       )
       .map(customerOut);
   }
@@ -531,32 +450,15 @@ export class P21Connector implements ErpConnector {
   }
 
   async upsertCustomer(c: ErpCustomerInput, ctx: WriteContext): Promise<ErpCustomer> {
-    if (!c.externalRef || !c.name) {
-      throw failure('ValidationError', 'p21: a customer needs externalRef and name', {
-        connector: TARGET,
-        field: 'name',
-      });
-    }
-    const matches = (f: ErpCustomer) =>
-      f.name === c.name &&
-      (c.email === undefined || f.email === c.email) &&
-      (c.phone === undefined || f.phone === c.phone);
-    const r = await idempotentWrite(this.db, {
-      key: ctx.idempotencyKey,
-      target: TARGET,
-      operation: 'upsertCustomer',
-      workflowId: ctx.workflowId,
-      request: c,
-      // An update is idempotent by itself: only a record that already carries the new values counts as written.
-      findRemote: async () => {
-        const f = await this.customerByRef(c.externalRef);
-        return f && matches(f) ? { externalId: f.erpId, result: f } : null;
-      },
-      write: async () => {
-        const existing = await this.customerByRef(c.externalRef);
+    const name = customerName(TARGET, c);
+    return upsertCustomerOnce({
+      ...this.ops.write(ctx, 'upsertCustomer', c),
+      name,
+      byRef: () => this.customerByRef(c.externalRef),
+      save: async (existing) => {
         const edits: EditMap = {
           CustomerID: existing?.erpId,
-          CustomerName: c.name,
+          CustomerName: name,
           FirstName: c.firstName,
           LastName: c.lastName,
           EmailAddress: c.email,
@@ -576,17 +478,15 @@ export class P21Connector implements ErpConnector {
           'upsertCustomer',
           'CustomerID',
         );
-        const out: ErpCustomer = {
+        return {
           erpId: id,
-          name: c.name,
+          name,
           email: c.email ?? existing?.email,
           phone: c.phone ?? existing?.phone,
           externalRef: c.externalRef,
         };
-        return { externalId: id, result: out };
       },
     });
-    return r.result;
   }
 
   // ---- sales orders ----
@@ -602,7 +502,7 @@ export class P21Connector implements ErpConnector {
   }
 
   async createSalesOrder(o: ErpSalesOrderInput, ctx: WriteContext): Promise<ErpDocRef> {
-    checkDocument(o);
+    checkDocument(TARGET, o);
     const rows = this.lineRows(o.lines, o.currency, 'UnitQuantity', 'ExtendedDesc');
     return this.createOnce(
       'createSalesOrder',
@@ -661,7 +561,7 @@ export class P21Connector implements ErpConnector {
   }
 
   async createInvoice(i: ErpInvoiceInput, ctx: WriteContext): Promise<ErpDocRef> {
-    checkDocument(i);
+    checkDocument(TARGET, i);
     const rows = this.lineRows(i.lines, i.currency, 'Quantity', 'Description');
     const find = async () => {
       const r = await this.first(
@@ -731,14 +631,7 @@ export class P21Connector implements ErpConnector {
   }
 
   async applyPayment(p: ErpPaymentInput, ctx: WriteContext): Promise<ErpDocRef> {
-    checkCurrency(p.currency);
-    checkDate(p.date, 'date');
-    if (!Number.isSafeInteger(p.amountMinor) || p.amountMinor <= 0) {
-      throw failure('ValidationError', 'p21: amountMinor must be a positive integer', {
-        connector: TARGET,
-        field: 'amountMinor',
-      });
-    }
+    checkPayment(TARGET, p);
     const find = async () => {
       const r = await this.first(
         'view',
@@ -782,8 +675,8 @@ export class P21Connector implements ErpConnector {
   }
 
   async *listPayments(q: { from: string; to: string }): AsyncIterable<ErpPaymentRecord> {
-    checkDate(q.from, 'from');
-    checkDate(q.to, 'to');
+    checkDate(TARGET, q.from, 'from');
+    checkDate(TARGET, q.to, 'to');
     const filter = `PaymentDate ge ${q.from} and PaymentDate le ${q.to} and Voided eq 'N'`;
     for await (const r of this.rows('view', 'p21_view_ar_receipts', receiptRow, filter, 'ReceiptNo')) {
       yield {
@@ -805,7 +698,7 @@ export class P21Connector implements ErpConnector {
   }
 
   async draftCreditMemo(c: ErpCreditMemoInput, ctx: WriteContext): Promise<ErpDocRef> {
-    checkDocument(c);
+    checkDocument(TARGET, c);
     const rows = this.lineRows(c.lines, c.currency, 'Quantity', 'Description');
     const find = async () => {
       const r = await this.first(
@@ -872,7 +765,7 @@ export class P21Connector implements ErpConnector {
   // ---- journals ----
 
   async postJournal(j: ErpJournalInput, ctx: WriteContext): Promise<ErpDocRef> {
-    checkJournal(j);
+    checkJournal(TARGET, j);
     const rows = j.lines.map((l) => ({
       AccountNo: l.account,
       DebitAmount: formatDecimal({ amountMinor: l.debitMinor, currency: j.currency }),
@@ -948,24 +841,12 @@ export class P21Connector implements ErpConnector {
   }
 
   async adjustInventory(adjustments: InventoryAdjustment[], ctx: WriteContext): Promise<void> {
-    if (adjustments.length === 0) return;
-    adjustments.forEach((a, i) => {
-      if (!a.sku || !a.location || !Number.isSafeInteger(a.delta) || a.delta === 0) {
-        throw failure(
-          'ValidationError',
-          `p21: adjustment ${i + 1} needs a sku, a location and a non-zero integer delta`,
-          {
-            connector: TARGET,
-            field: `adjustments[${i}]`,
-          },
-        );
-      }
-    });
-    const lines: AdjLine[] = adjustments.map((adj, i) => ({
-      n: i + 1,
-      key: `${ctx.idempotencyKey}/line-${i + 1}`,
+    const lines: AdjLine[] = stockAdjustments(TARGET, adjustments, { wholeUnits: true }).map(({ index, adj }) => ({
+      n: index + 1,
+      key: `${ctx.idempotencyKey}/line-${index + 1}`,
       adj,
     }));
+    if (lines.length === 0) return;
     const result = { lines: lines.length };
     await idempotentWrite(this.db, {
       key: ctx.idempotencyKey,
@@ -1081,61 +962,4 @@ interface AdjLine {
   n: number;
   key: string;
   adj: InventoryAdjustment;
-}
-
-/** Refuses a journal that does not balance (JournalUnbalanced) or has malformed lines (ValidationError). */
-export function checkJournal(j: ErpJournalInput, connector = TARGET): void {
-  if (!j.ref) throw failure('ValidationError', `${connector}: journal ref is required`, { connector, field: 'ref' });
-  checkCurrency(j.currency, connector);
-  checkDate(j.date, 'date', connector);
-  if (j.lines.length < 2) {
-    throw failure('ValidationError', `${connector}: journal ${j.ref} needs at least two lines`, {
-      connector,
-      field: 'lines',
-    });
-  }
-  let debit = 0;
-  let credit = 0;
-  j.lines.forEach((l, i) => {
-    const ok =
-      !!l.account &&
-      Number.isSafeInteger(l.debitMinor) &&
-      Number.isSafeInteger(l.creditMinor) &&
-      l.debitMinor >= 0 &&
-      l.creditMinor >= 0 &&
-      l.debitMinor > 0 !== l.creditMinor > 0;
-    if (!ok) {
-      throw failure(
-        'ValidationError',
-        `${connector}: journal ${j.ref} line ${i + 1} needs an account and one positive side`,
-        {
-          connector,
-          field: `lines[${i}]`,
-        },
-      );
-    }
-    debit += l.debitMinor;
-    credit += l.creditMinor;
-  });
-  if (debit !== credit) {
-    throw failure(
-      'JournalUnbalanced',
-      `${connector}: journal ${j.ref} does not balance: debits ${debit}, credits ${credit}`,
-      {
-        connector,
-        debitMinor: debit,
-        creditMinor: credit,
-      },
-    );
-  }
-}
-
-/** Journal line text with its analytic dimensions appended (`Visa sales [brand=VISA method=card]`). */
-export function describeLine(
-  description: string | undefined,
-  dims: Record<string, string> | undefined,
-): string | undefined {
-  const tags = dims ? Object.entries(dims).map(([k, v]) => `${k}=${v}`) : [];
-  if (tags.length === 0) return description;
-  return `${description ?? ''} [${tags.join(' ')}]`.trim();
 }

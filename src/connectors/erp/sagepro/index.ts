@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { rename } from 'node:fs/promises';
 import path from 'node:path';
 import type { ApplicationFailure } from '@temporalio/common';
@@ -9,7 +8,24 @@ import { formatDecimal, parseDecimal } from '../../../domain/money';
 import type { Db } from '../../../db';
 import { idempotentWrite } from '../../../db/external-writes';
 import type { Logger } from '../../../logger';
-import { checkJournal, describeLine, normalizePhone, paymentTypeFor } from '../p21';
+import {
+  changeOnce,
+  checkDocument,
+  checkJournal,
+  checkPayment,
+  customerKeys,
+  customerName,
+  describeLine,
+  docRef,
+  invalid as refused,
+  lineAmountMinor,
+  matchesCustomer,
+  paymentTypeFor,
+  sha256Hex,
+  stockAdjustments,
+  upsertCustomerOnce,
+  writesOf,
+} from '../common';
 import type {
   ErpConnector,
   ErpCreditMemoInput,
@@ -56,6 +72,9 @@ import {
  * (REFNO / EXTREF: imported, ack gone), and whether the batch still waits in the inbox or is held by the importer
  * (then it only waits again, never drops it twice). An ack that does not come within `ackTimeoutMs` is a retryable
  * ImportPending; an error file is ImportRejected, or GlAccountNotFound for an unknown account (both non-retryable).
+ *
+ * Input checks (document totals with whole quantities, journal balance, payments), customer matching and pay codes
+ * come from ../common.ts; service items (SHIPPING) are document lines like any item, and IC batches skip them.
  */
 
 export const SAGEPRO_CONNECTOR_VERSION = '1.0.0';
@@ -108,12 +127,9 @@ const DOC_STATUS: Record<string, string> = {
 const RECEIPT_STATUS: Record<string, string> = { APPLIED: 'applied', VOID: 'reversed' };
 const JOURNAL_STATUS: Record<string, string> = { POSTED: 'posted', REVERSED: 'reversed' };
 
-const doc = (erpId: string, raw: string, map: Record<string, string>): ErpDocRef => ({
-  erpId,
-  number: erpId,
-  status: map[raw] ?? raw.toLowerCase(),
-  rawStatus: raw,
-});
+const invalid = (message: string, field: string) => refused(TARGET, message, field);
+
+const doc = (erpId: string, raw: string, map: Record<string, string>): ErpDocRef => docRef(erpId, erpId, raw, map);
 
 const sageToday = () => {
   const d = new Date();
@@ -124,6 +140,7 @@ const sageToday = () => {
 export class SageProConnector implements ErpConnector {
   readonly system = 'sagepro' as const;
   private readonly db: Db;
+  private readonly ops: ReturnType<typeof writesOf>;
   private readonly dropDir: string;
   private readonly ackTimeoutMs: number;
   private readonly pollMs: number;
@@ -132,6 +149,7 @@ export class SageProConnector implements ErpConnector {
 
   constructor(opts: SageProConnectorOptions) {
     this.db = opts.db;
+    this.ops = writesOf(opts.db, TARGET);
     this.dropDir = path.resolve(opts.dropDir);
     this.ackTimeoutMs = opts.ackTimeoutMs;
     this.pollMs = opts.pollMs ?? 100;
@@ -141,7 +159,7 @@ export class SageProConnector implements ErpConnector {
 
   /** The batch id of a write: the module code plus a hash of the idempotency key (stable across retries). */
   batchIdFor(type: BatchType, idempotencyKey: string): string {
-    return `${type}${createHash('sha256').update(idempotencyKey).digest('hex').slice(0, 16).toUpperCase()}`;
+    return `${type}${sha256Hex(idempotencyKey, 16).toUpperCase()}`;
   }
 
   private dir(sub: string, file?: string): string {
@@ -150,13 +168,9 @@ export class SageProConnector implements ErpConnector {
 
   // ---- validation and formatting ----
 
-  private invalid(message: string, field: string): ApplicationFailure {
-    return failure('ValidationError', `sagepro: ${message}`, { connector: TARGET, field });
-  }
-
   private date(iso: string, field: string): string {
     const d = toSageDate(iso);
-    if (!d) throw this.invalid(`${field} must be YYYY-MM-DD, got ${JSON.stringify(iso)}`, field);
+    if (!d) throw invalid(`${field} must be YYYY-MM-DD, got ${JSON.stringify(iso)}`, field);
     return d;
   }
 
@@ -166,25 +180,18 @@ export class SageProConnector implements ErpConnector {
 
   private checkCurrency(currency: string): void {
     if (currency !== this.currency) {
-      throw this.invalid(
-        `the Sage Pro company currency is ${this.currency}, the document is in ${currency}`,
-        'currency',
-      );
+      throw invalid(`the Sage Pro company currency is ${this.currency}, the document is in ${currency}`, 'currency');
     }
   }
 
+  /** The shared document checks (whole quantities: the importer takes no others) plus the company currency. */
   private checkDocument(d: ErpDocumentInput): void {
-    if (!d.ref) throw this.invalid('ref is required', 'ref');
-    if (!d.customerErpId) throw this.invalid('customerErpId is required', 'customerErpId');
-    if (d.lines.length === 0) throw this.invalid('a document needs lines', 'lines');
+    checkDocument(TARGET, d, { wholeQuantities: true });
     this.checkCurrency(d.currency);
   }
 
   private lineRows(lines: ErpLine[], qtyColumn: string): Row[] {
     return lines.map((l, i) => {
-      if (!l.sku || !Number.isSafeInteger(l.qty) || l.qty <= 0 || !Number.isSafeInteger(l.unitPriceMinor)) {
-        throw this.invalid(`line ${i + 1} needs a sku, a positive whole qty and an integer price`, `lines[${i}]`);
-      }
       const tax = l.taxMinor ?? 0;
       return {
         LINENO: i + 1,
@@ -193,7 +200,7 @@ export class SageProConnector implements ErpConnector {
         [qtyColumn]: l.qty,
         PRICE: this.money(l.unitPriceMinor),
         TAXAMT: this.money(tax),
-        EXTAMT: this.money(l.qty * l.unitPriceMinor + tax),
+        EXTAMT: this.money(lineAmountMinor(l)),
       };
     });
   }
@@ -404,8 +411,8 @@ export class SageProConnector implements ErpConnector {
     return r.result;
   }
 
-  /** A status change that is skipped when the document already has the target status (safe to repeat). */
-  private async changeOnce(
+  /** A status change that is skipped when the document already has the target status (../common.ts). */
+  private changeOnce(
     op: string,
     type: BatchType,
     erpId: string,
@@ -415,38 +422,18 @@ export class SageProConnector implements ErpConnector {
     row: Row,
   ): Promise<ErpDocRef> {
     const batchId = this.batchIdFor(type, ctx.idempotencyKey);
-    const r = await idempotentWrite(this.db, {
-      key: ctx.idempotencyKey,
-      target: TARGET,
-      operation: op,
-      workflowId: ctx.workflowId,
-      request: { erpId },
-      findRemote: async () => {
-        const d = await get();
-        return done(d) ? { externalId: erpId, result: d } : null;
-      },
-      write: async () => {
-        if (!done(await get())) await this.runBatch(op, type, batchId, [row]);
-        return { externalId: erpId, result: await get() };
-      },
-    });
-    return r.result;
+    const send = () => this.runBatch(op, type, batchId, [row]);
+    return changeOnce({ ...this.ops.change(ctx, op, erpId), get, done, send });
   }
 
   // ---- customers ----
 
   async findCustomers(q: { email?: string; phone?: string; externalRef?: string }): Promise<ErpCustomer[]> {
-    const email = q.email?.trim().toLowerCase();
-    const phone = q.phone ? normalizePhone(q.phone) : undefined;
-    if (!email && !phone && !q.externalRef) return [];
+    const keys = customerKeys(q);
+    if (!keys.email && !keys.phone && !keys.externalRef) return [];
     const rows = await this.readExport('customers');
     return rows
-      .filter(
-        (r) =>
-          (q.externalRef !== undefined && r.EXTREF === q.externalRef) ||
-          (!!email && r.EMAIL.trim().toLowerCase() === email) ||
-          (!!phone && r.PHONE !== '' && normalizePhone(r.PHONE) === phone),
-      )
+      .filter((r) => matchesCustomer(keys, { externalRef: r.EXTREF, email: r.EMAIL, phones: [r.PHONE] }))
       .map((r) => this.customerOut(r));
   }
 
@@ -466,30 +453,19 @@ export class SageProConnector implements ErpConnector {
   }
 
   async upsertCustomer(c: ErpCustomerInput, ctx: WriteContext): Promise<ErpCustomer> {
-    if (!c.externalRef || !c.name) throw this.invalid('a customer needs externalRef and name', 'name');
+    const name = customerName(TARGET, c);
     const batchId = this.batchIdFor('CU', ctx.idempotencyKey);
-    const matches = (f: ErpCustomer) =>
-      f.name === c.name &&
-      (c.email === undefined || f.email === c.email) &&
-      (c.phone === undefined || f.phone === c.phone);
-    const r = await idempotentWrite(this.db, {
-      key: ctx.idempotencyKey,
-      target: TARGET,
-      operation: 'upsertCustomer',
-      workflowId: ctx.workflowId,
-      request: c,
-      findRemote: async () => {
-        const f = await this.customerByRef(c.externalRef);
-        return f && matches(f) ? { externalId: f.erpId, result: f } : null;
-      },
-      write: async () => {
-        const existing = await this.customerByRef(c.externalRef);
+    return upsertCustomerOnce({
+      ...this.ops.write(ctx, 'upsertCustomer', c),
+      name,
+      byRef: () => this.customerByRef(c.externalRef),
+      save: async (existing) => {
         const contact = [c.firstName, c.lastName].filter(Boolean).join(' ');
         const row: Row = {
           ACTION: existing ? 'U' : 'A',
           CUSTNO: existing?.erpId ?? '',
-          COMPANY: c.name,
-          CONTACT: contact || c.name,
+          COMPANY: name,
+          CONTACT: contact || name,
           EMAIL: c.email ?? '',
           PHONE: c.phone ?? '',
           ADDRESS1: c.address?.line1 ?? '',
@@ -513,10 +489,9 @@ export class SageProConnector implements ErpConnector {
             },
           );
         }
-        return { externalId: found.erpId, result: found };
+        return found;
       },
     });
-    return r.result;
   }
 
   // ---- sales orders ----
@@ -635,7 +610,7 @@ export class SageProConnector implements ErpConnector {
 
   async draftCreditMemo(c: ErpCreditMemoInput, ctx: WriteContext): Promise<ErpDocRef> {
     this.checkDocument(c);
-    if (!c.reason) throw this.invalid('a credit memo needs a reason', 'reason');
+    if (!c.reason) throw invalid('a credit memo needs a reason', 'reason');
     const rows = this.arRows(c, 'C', { APPLYTO: c.invoiceErpId, REASON: c.reason });
     return this.createOnce(
       'draftCreditMemo',
@@ -680,11 +655,8 @@ export class SageProConnector implements ErpConnector {
   }
 
   async applyPayment(p: ErpPaymentInput, ctx: WriteContext): Promise<ErpDocRef> {
+    checkPayment(TARGET, p);
     this.checkCurrency(p.currency);
-    if (!p.ref) throw this.invalid('ref is required', 'ref');
-    if (!Number.isSafeInteger(p.amountMinor) || p.amountMinor <= 0) {
-      throw this.invalid('amountMinor must be a positive integer', 'amountMinor');
-    }
     const row: Row = {
       ACTION: 'A',
       REFNO: p.ref,
@@ -756,7 +728,7 @@ export class SageProConnector implements ErpConnector {
   // ---- journals ----
 
   async postJournal(j: ErpJournalInput, ctx: WriteContext): Promise<ErpDocRef> {
-    checkJournal(j, TARGET);
+    checkJournal(TARGET, j);
     this.checkCurrency(j.currency);
     const date = this.date(j.date, 'date');
     const rows = j.lines.map((l, i) => ({
@@ -809,25 +781,17 @@ export class SageProConnector implements ErpConnector {
   }
 
   async adjustInventory(adjustments: InventoryAdjustment[], ctx: WriteContext): Promise<void> {
-    if (adjustments.length === 0) return;
     const trandate = sageToday();
-    const rows: Row[] = adjustments.map((a, i) => {
-      if (!a.sku || !a.location || !Number.isSafeInteger(a.delta) || a.delta === 0) {
-        throw this.invalid(
-          `adjustment ${i + 1} needs a sku, a location and a non-zero whole delta`,
-          `adjustments[${i}]`,
-        );
-      }
-      return {
-        ACTION: 'A',
-        REFNO: ctx.idempotencyKey,
-        LINENO: i + 1,
-        ITEM: a.sku,
-        LOCTID: a.location,
-        QTY: a.delta,
-        TRANDATE: trandate,
-      };
-    });
+    const rows: Row[] = stockAdjustments(TARGET, adjustments, { wholeUnits: true }).map(({ index, adj }) => ({
+      ACTION: 'A',
+      REFNO: ctx.idempotencyKey,
+      LINENO: index + 1,
+      ITEM: adj.sku,
+      LOCTID: adj.location,
+      QTY: adj.delta,
+      TRANDATE: trandate,
+    }));
+    if (rows.length === 0) return;
     const batchId = this.batchIdFor('IC', ctx.idempotencyKey);
     const result = { batchId, lines: rows.length };
     // The IC export lists each applied line under our REFNO: all of them present means the batch was imported.
