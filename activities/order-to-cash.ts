@@ -3,6 +3,7 @@ import { idempotencyKey } from '../src/domain/ids';
 import { findDuplicate } from '../src/domain/dedup';
 import { issueList, orderInputSchema, type Order, type OrderInput } from '../src/domain/orders';
 import { findWrite, idempotentWrite } from '../src/db/external-writes';
+import type { Knex } from 'knex';
 import type { Db } from '../src/db';
 import type { ErpConnector, ErpDocRef, ErpSystem } from '../src/connectors/erp/types';
 import { SHIPPING_SKU } from '../src/connectors/erp/common';
@@ -34,7 +35,14 @@ function paymentResult(tx: GpTransaction): PaymentResult {
 }
 
 /** Records a cross-reference between a business key and an external document (the external_id pattern). */
-export async function link(db: Db, entity: string, source: string, sourceId: string, target: string, targetId: string) {
+export async function link(
+  db: Db | Knex.Transaction,
+  entity: string,
+  source: string,
+  sourceId: string,
+  target: string,
+  targetId: string,
+) {
   await db('id_links')
     .insert({ entity, source_system: source, source_id: sourceId, target_system: target, target_id: targetId })
     .onConflict(['entity', 'source_system', 'source_id', 'target_system'])
@@ -85,31 +93,29 @@ export function createOrderToCashActivities(deps: ActivityDeps) {
       customer: Order['customer'];
     }): Promise<{ erpId: string; matchedBy: string }> {
       const c = a.customer;
-      const linked = await db('id_links')
-        .where({ entity: 'customer', source_system: a.source, source_id: c.externalRef, target_system: a.erp })
-        .first();
-      if (linked) return { erpId: linked.target_id, matchedBy: 'link' };
-      const conn = erp(a.erp);
-      const queries = [
-        { externalRef: c.externalRef },
-        ...(c.email ? [{ email: c.email }] : []),
-        ...(c.phone ? [{ phone: c.phone }] : []),
-      ];
-      const candidates = (await Promise.all(queries.map((q) => conn.findCustomers(q)))).flat();
-      const dup = findDuplicate(c, candidates);
-      let erpId: string;
-      let matchedBy: string;
-      if (dup) {
-        erpId = dup.candidate.erpId;
-        matchedBy = dup.reason;
-      } else {
-        const workflowId = currentWorkflowId();
-        const created = await conn.upsertCustomer(c, ctx(workflowId, 'customer'));
-        erpId = created.erpId;
-        matchedBy = 'created';
-      }
-      await link(db, 'customer', a.source, c.externalRef, a.erp, erpId);
-      return { erpId, matchedBy };
+      const lockKey = `customer:${a.erp}:${a.source}:${c.externalRef}`;
+      // Two orders of one new customer can arrive together: serialise find-or-create per customer, so the ERP never
+      // gets two records for one person (P21 and Sage Pro cannot refuse the second one themselves).
+      return db.transaction(async (trx) => {
+        await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [lockKey]);
+        const linked = await trx('id_links')
+          .where({ entity: 'customer', source_system: a.source, source_id: c.externalRef, target_system: a.erp })
+          .first();
+        if (linked) return { erpId: linked.target_id as string, matchedBy: 'link' };
+        const conn = erp(a.erp);
+        const queries = [
+          { externalRef: c.externalRef },
+          ...(c.email ? [{ email: c.email }] : []),
+          ...(c.phone ? [{ phone: c.phone }] : []),
+        ];
+        const candidates = (await Promise.all(queries.map((q) => conn.findCustomers(q)))).flat();
+        const dup = findDuplicate(c, candidates);
+        const { erpId, matchedBy } = dup
+          ? { erpId: dup.candidate.erpId, matchedBy: dup.reason as string }
+          : { erpId: (await conn.upsertCustomer(c, ctx(currentWorkflowId(), 'customer'))).erpId, matchedBy: 'created' };
+        await link(trx, 'customer', a.source, c.externalRef, a.erp, erpId);
+        return { erpId, matchedBy };
+      });
     },
 
     /** Creates the ERP sales order once (our order id is its reference). */

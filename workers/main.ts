@@ -4,6 +4,7 @@ import { CONNECTOR_SYSTEMS, connectorQueue } from '../workflows/definitions';
 import { loadConfig, ConfigError, type Config } from '../src/config';
 import { createDb } from '../src/db';
 import { createConnectors } from '../src/connectors/factory';
+import { dataConverterFor } from '../src/codec';
 import { connectNative } from '../src/temporal/connection';
 import { createLogger } from '../src/logger';
 import { PinoSdkLogger } from './sdk-logger';
@@ -16,6 +17,8 @@ export interface WorkerSetOptions {
   /** A pre-built bundle (tests bundle once); otherwise the worker bundles `workflows/index.ts`. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   maxConnectorRps?: number;
+  /** Encrypts payloads when LB_PAYLOAD_KEY is set (see src/codec). */
+  dataConverter?: WorkerOptions['dataConverter'];
 }
 
 /**
@@ -33,6 +36,7 @@ export async function createWorkers(o: WorkerSetOptions): Promise<Worker[]> {
     taskQueue: o.taskQueue,
     ...workflowSource,
     activities,
+    dataConverter: o.dataConverter,
   });
   const connectors = await Promise.all(
     CONNECTOR_SYSTEMS.map((system) =>
@@ -42,6 +46,7 @@ export async function createWorkers(o: WorkerSetOptions): Promise<Worker[]> {
         taskQueue: connectorQueue(system),
         activities,
         maxTaskQueueActivitiesPerSecond: o.maxConnectorRps,
+        dataConverter: o.dataConverter,
       }),
     ),
   );
@@ -90,6 +95,7 @@ async function main(): Promise<void> {
     taskQueue: cfg.TEMPORAL_TASK_QUEUE,
     deps: { db, config: cfg, logger: log, erp: (s) => connectors.erp(s), heartland: connectors.heartland },
     maxConnectorRps: cfg.CONNECTOR_MAX_RPS,
+    dataConverter: dataConverterFor(cfg),
   });
   log.info(
     {

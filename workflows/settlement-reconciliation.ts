@@ -220,14 +220,13 @@ export async function settlementReconciliation(input: SettlementInput): Promise<
   });
 }
 
-/**
- * The daily safety net (run by a Temporal Schedule, see src/settlement/schedule.ts): lists the batches Heartland
- * settled on the day `lagDays` before this run and starts a reconciliation for each one that has none yet (a
- * batch-close webhook usually started it already). The children outlive this run.
- */
-export async function settlementDaily(input: DailySettlementInput): Promise<DailySettlementResult> {
+/** Starts one reconciliation per batch settled on each date; a batch that already has a run is skipped. */
+async function reconcileDates(
+  dates: string[],
+  input: Pick<DailySettlementInput, 'erp' | 'queues' | 'maxReviewWait' | 'maxParkWait'>,
+  trigger: SettlementInput['trigger'],
+): Promise<Omit<DailySettlementResult, 'date'>> {
   const info = workflowInfo();
-  const date = new Date(info.runStartTime.getTime() - (input.lagDays ?? 1) * 86_400_000).toISOString().slice(0, 10);
   const gp = proxyActivities<Activities>({
     startToCloseTimeout: '30 minutes',
     scheduleToCloseTimeout: '2 hours',
@@ -235,33 +234,55 @@ export async function settlementDaily(input: DailySettlementInput): Promise<Dail
     retry: RETRY,
     taskQueue: input.queues?.heartland ?? connectorQueue('heartland'),
   });
-  const batches = await gp.listSettledBatches({ date });
+  const batches: string[] = [];
   const started: string[] = [];
   const skipped: string[] = [];
-  for (const batchId of batches) {
-    try {
-      await startChild(settlementReconciliation, {
-        workflowId: workflowIds.settlement(batchId),
-        taskQueue: info.taskQueue,
-        args: [
-          {
-            batchId,
-            erp: input.erp,
-            trigger: 'schedule',
-            queues: input.queues,
-            maxReviewWait: input.maxReviewWait,
-            maxParkWait: input.maxParkWait,
-          },
-        ],
-        parentClosePolicy: ParentClosePolicy.ABANDON,
-        // A batch reconciled before (by its webhook or an earlier run) is not reconciled again; a failed run is.
-        workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
-      });
-      started.push(batchId);
-    } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      skipped.push(batchId);
+  for (const date of dates) {
+    for (const batchId of await gp.listSettledBatches({ date })) {
+      batches.push(batchId);
+      try {
+        await startChild(settlementReconciliation, {
+          workflowId: workflowIds.settlement(batchId),
+          taskQueue: info.taskQueue,
+          args: [
+            {
+              batchId,
+              erp: input.erp,
+              trigger,
+              queues: input.queues,
+              maxReviewWait: input.maxReviewWait,
+              maxParkWait: input.maxParkWait,
+            },
+          ],
+          parentClosePolicy: ParentClosePolicy.ABANDON,
+          // A batch reconciled before (by its webhook or an earlier run) is not reconciled again; a failed run is.
+          workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+        });
+        started.push(batchId);
+      } catch (err) {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+        skipped.push(batchId);
+      }
     }
   }
-  return { date, batches, started, skipped };
+  return { batches, started, skipped };
+}
+
+/** The daily schedule's workflow: reconciles every batch settled `lagDays` before the run (default yesterday, UTC). */
+export async function settlementDaily(input: DailySettlementInput): Promise<DailySettlementResult> {
+  const info = workflowInfo();
+  const date = new Date(info.runStartTime.getTime() - (input.lagDays ?? 1) * 86_400_000).toISOString().slice(0, 10);
+  return { date, ...(await reconcileDates([date], input, 'schedule')) };
+}
+
+/** On-demand reconciliation of a date range (at most 31 days): every batch settled from `from` to `to`, inclusive. */
+export async function settlementRange(
+  input: Omit<DailySettlementInput, 'lagDays'> & { from: string; to: string },
+): Promise<Omit<DailySettlementResult, 'date'> & { from: string; to: string }> {
+  const dates: string[] = [];
+  const last = Date.parse(`${input.to}T00:00:00Z`);
+  for (let t = Date.parse(`${input.from}T00:00:00Z`); t <= last && dates.length < 31; t += 86_400_000) {
+    dates.push(new Date(t).toISOString().slice(0, 10));
+  }
+  return { from: input.from, to: input.to, ...(await reconcileDates(dates, input, 'on-demand')) };
 }

@@ -10,6 +10,7 @@ export const SECRET_KEYS = [
   'DATABASE_URL',
   'TEMPORAL_API_KEY',
   'LB_PAYLOAD_KEY',
+  'LB_PAYLOAD_OLD_KEYS',
   'LB_ADMIN_API_KEY',
   'HEARTLAND_APP_KEY',
   'HEARTLAND_RETAIL_TOKEN',
@@ -48,6 +49,10 @@ export const configSchema = z.object({
   LB_ADMIN_API_KEY: z.string().min(16).optional().describe('bootstrap admin API key for the ops API'),
   LB_PAYLOAD_KEY: z.string().optional().describe('base64 AES-256 key: encrypts workflow payloads when set'),
   LB_PAYLOAD_KEY_ID: z.string().default('k1').describe('key id written into encrypted payload metadata'),
+  LB_PAYLOAD_OLD_KEYS: z
+    .string()
+    .optional()
+    .describe('retired payload keys still accepted for decoding: id:base64,id:base64'),
   LB_STARTUP_TIMEOUT_MS: positiveInt.default(60000).describe('how long start-up waits for Postgres and Temporal'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 

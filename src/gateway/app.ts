@@ -4,6 +4,12 @@ import type { Db } from '../db';
 import type { Logger } from '../logger';
 import { checkHealth } from './health';
 import { createMetrics, type Metrics } from './metrics';
+import type { PayloadCodec } from '@temporalio/common';
+import type { Config } from '../config';
+import { codecRouter } from './codec-endpoint';
+import { docsRouter } from './openapi';
+import { opsRouter, type OpsOptions } from './ops';
+import { webhookRouter } from './webhooks';
 
 export interface GatewayDeps {
   db: Db;
@@ -11,6 +17,12 @@ export interface GatewayDeps {
   namespace: string;
   logger: Logger;
   metrics?: Metrics;
+  /** Settings the ops API and codec endpoint read (admin key, payload keys, Temporal UI URL, task queue, ERP). */
+  config?: Partial<Config>;
+  /** Ops API tuning (rate limit, CORS origins, test queues). */
+  ops?: OpsOptions;
+  /** Codec of the /codec endpoint; default: the one LB_PAYLOAD_KEY configures. */
+  codec?: PayloadCodec;
 }
 
 /** The Express gateway: health, metrics, and (in later modules) webhooks and the ops API. */
@@ -39,6 +51,12 @@ export function createApp(deps: GatewayDeps): Express {
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
+
+  app.use('/webhooks', webhookRouter({ db: deps.db, logger: deps.logger, registry: metrics.registry }));
+
+  app.use('/api/v1', opsRouter({ ...deps, metrics }));
+  app.use('/api/docs', docsRouter());
+  app.use('/codec', codecRouter({ ...deps, metrics }));
 
   app.use((_req, res) => {
     res.status(404).json({ error: 'not_found' });

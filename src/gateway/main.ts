@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   await waitForTemporal(cfg.TEMPORAL_ADDRESS, cfg, { say, timeoutMs: 120_000 });
   const temporal = await connectClient(cfg.TEMPORAL_ADDRESS, cfg);
   const server = await listen(
-    createApp({ db, temporal, namespace: cfg.TEMPORAL_NAMESPACE, logger: log }),
+    createApp({ db, temporal, namespace: cfg.TEMPORAL_NAMESPACE, logger: log, config: cfg }),
     cfg.GATEWAY_PORT,
     cfg.GATEWAY_HOST,
   );

@@ -10,7 +10,11 @@ import { ensurePostgres } from './postgres';
 import { ensureTemporalCli, INSTALL_HINT, TemporalCliMissing } from './temporal-cli';
 import { startDevServer, stopChild, type DevServer } from './dev-server';
 import { SEARCH_ATTRIBUTE_ARGS } from '../../workflows/definitions';
-import { startSandbox } from '../sandbox';
+import { startSandbox, type Sandbox } from '../sandbox';
+import { runDemo } from '../sandbox/demo';
+import { createMetrics } from '../gateway/metrics';
+import { Dispatcher } from '../gateway/dispatcher';
+import { createApiKey } from '../gateway/ops/auth';
 
 const say = (m: string) => console.error(`[ledgerbridge] ${m}`);
 
@@ -128,9 +132,11 @@ async function main(): Promise<void> {
     stoppers.push({ name: 'Temporal', stop: temporal.stop });
 
     let sandboxEnv: Record<string, string> = {};
+    let sandbox: Sandbox | undefined;
     if (cfg.LB_MODE === 'sandbox') {
-      const sandbox = await startSandbox({ dataDir: dataDir(cfg), ports: cfg.LB_SANDBOX_PORTS });
-      stoppers.push({ name: 'sandbox simulators', stop: () => sandbox.close() });
+      sandbox = await startSandbox({ dataDir: dataDir(cfg), ports: cfg.LB_SANDBOX_PORTS });
+      const sb = sandbox;
+      stoppers.push({ name: 'sandbox simulators', stop: () => sb.close() });
       sandboxEnv = sandbox.env;
       say('sandbox simulators:');
       for (const line of sandbox.describe()) say(`  ${line}`);
@@ -142,9 +148,33 @@ async function main(): Promise<void> {
     worker.on('exit', (code) => void shutdown(`worker exited with code ${code}`, 1));
 
     const client = await connectClient(temporal.address, cfg);
-    const app = createApp({ db: pg.db, temporal: client, namespace: cfg.TEMPORAL_NAMESPACE, logger: log });
+    const metrics = createMetrics();
+    const gatewayCfg = { ...cfg, ...loadConfig({ ...sandboxEnv, ...process.env }) };
+    const app = createApp({
+      db: pg.db,
+      temporal: client,
+      namespace: cfg.TEMPORAL_NAMESPACE,
+      logger: log,
+      config: gatewayCfg,
+      metrics,
+    });
     const server = await listen(app, cfg.GATEWAY_PORT, cfg.GATEWAY_HOST);
-    stoppers.push({ name: 'gateway', stop: async () => (await close(server), await client.connection.close()) });
+    const dispatcher = new Dispatcher({
+      db: pg.db,
+      client,
+      config: gatewayCfg,
+      logger: log,
+      registry: metrics.registry,
+    });
+    dispatcher.start();
+    stoppers.push({
+      name: 'gateway and dispatcher',
+      stop: async () => {
+        await dispatcher.stop();
+        await close(server);
+        await client.connection.close();
+      },
+    });
 
     const gatewayUrl = `http://${cfg.GATEWAY_HOST === '0.0.0.0' ? '127.0.0.1' : cfg.GATEWAY_HOST}:${cfg.GATEWAY_PORT}`;
     console.log('');
@@ -155,6 +185,27 @@ async function main(): Promise<void> {
     console.log(`  Worker:       pid ${worker.pid}, task queues ${cfg.TEMPORAL_TASK_QUEUE} + connector-*`);
     console.log(`  Mode:         ${cfg.LB_MODE}, ERP ${cfg.LB_ERP}`);
     console.log('Press Ctrl-C to stop.');
+    if (sandbox && cfg.LB_DEMO) {
+      const uiUrl = temporal.uiUrl ?? cfg.TEMPORAL_UI_URL ?? 'http://127.0.0.1:8233';
+      if (!cfg.LB_ADMIN_API_KEY) {
+        const { key } = await createApiKey(pg.db, {
+          name: `sandbox-demo-${Date.now()}`,
+          role: 'finance',
+          createdBy: 'npm start',
+        });
+        console.log(`  Demo API key (finance role): export LEDGERBRIDGE_API_KEY=${key}`);
+      }
+      runDemo({
+        gatewayUrl,
+        uiUrl,
+        namespace: cfg.TEMPORAL_NAMESPACE,
+        sandbox,
+        client,
+        db: pg.db,
+        config: gatewayCfg,
+        say: (l) => console.log(l),
+      }).catch((e: unknown) => say(`demo traffic stopped: ${(e as Error).message}`));
+    }
   } catch (e) {
     const known = e instanceof PortInUse || e instanceof TemporalCliMissing;
     say(known ? (e as Error).message : `start-up failed: ${(e as Error).message}`);

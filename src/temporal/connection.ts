@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
 import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
 import type { Config } from '../config';
+import { dataConverterFor } from '../codec';
 
 type TemporalSettings = Pick<
   Config,
@@ -35,9 +36,18 @@ export function connectionOptions(address: string, cfg: Partial<TemporalSettings
   };
 }
 
-export async function connectClient(address: string, cfg: Partial<TemporalSettings> = {}): Promise<Client> {
+/** A client on the configured namespace; payloads are encrypted when LB_PAYLOAD_KEY is set. */
+export async function connectClient(
+  address: string,
+  cfg: Partial<TemporalSettings> &
+    Partial<Pick<Config, 'LB_PAYLOAD_KEY' | 'LB_PAYLOAD_KEY_ID' | 'LB_PAYLOAD_OLD_KEYS'>> = {},
+): Promise<Client> {
   const connection = await Connection.connect(connectionOptions(address, cfg) as ConnectionOptions);
-  return new Client({ connection, namespace: cfg.TEMPORAL_NAMESPACE ?? 'default' });
+  return new Client({
+    connection,
+    namespace: cfg.TEMPORAL_NAMESPACE ?? 'default',
+    dataConverter: dataConverterFor(cfg),
+  });
 }
 
 export async function connectNative(address: string, cfg: Partial<TemporalSettings> = {}): Promise<NativeConnection> {

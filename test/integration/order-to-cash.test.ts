@@ -126,6 +126,35 @@ describe.each<ErpSystem>(['odoo', 'm3', 'p21', 'sagepro'])('orderToCash against 
   });
 });
 
+describe('customer dedup under concurrency (p21: the ERP itself cannot refuse a duplicate)', () => {
+  test('three orders of one new customer at once create exactly one ERP customer', async () => {
+    const w = await flowWorkers(connection, sb.deps, 'o2c-dedup');
+    const first = order('p21', w.queues);
+    const ref = `cust-shared-${first.orderId}`;
+    const inputs = [0, 1, 2].map(() => ({
+      ...order('p21', w.queues),
+      customer: { ...first.customer, externalRef: ref },
+    }));
+    const results = await w.run(() =>
+      Promise.all(
+        inputs.map(async (input) => {
+          const h = await client.workflow.start(orderToCash, {
+            taskQueue: w.taskQueue,
+            workflowId: workflowIds.order('commerce', input.orderId),
+            args: [input],
+          });
+          await h.signal('fulfilled', {});
+          return h.result();
+        }),
+      ),
+    );
+    expect(results.map((r) => r.outcome)).toEqual(['completed', 'completed', 'completed']);
+    expect(new Set(results.map((r) => r.customerErpId)).size).toBe(1);
+    const found = await sb.connectors.erp('p21').findCustomers({ externalRef: ref });
+    expect(found.map((c) => c.erpId)).toEqual([results[0].customerErpId]);
+  });
+});
+
 describe('orderToCash outcomes and faults (odoo)', () => {
   test('a declined card cancels the sales order and ends as declined, not failed', async () => {
     const w = await flowWorkers(connection, sb.deps, 'o2c-decline');

@@ -1,0 +1,185 @@
+import express, { Router, type NextFunction, type Request, type Response } from 'express';
+import type { Registry } from 'prom-client';
+import type { Logger } from 'pino';
+import type { Config } from '../../config';
+import { verifyRetailSignature } from '../../connectors/heartland/retail-webhook-signature';
+import { verifyGpSignature } from '../../connectors/heartland/webhook-signature';
+import type { Db } from '../../db';
+import { scrub } from '../../domain/card-data';
+import { createLogger } from '../../logger';
+import { InboxWriter, storableIssues } from './inbox';
+import { webhookMetrics } from './metrics';
+import { readEnvelope, RouteError, ROUTED_EVENT_TYPES, routeEvent, type RouteContext } from './routing';
+import type { Issue } from './schemas';
+import { configFromEnv, webhookSecrets, WEBHOOK_SOURCES, type WebhookSource } from './secrets';
+import { verifyCommerceSignature, verifyErpSignature, type SignatureResult } from './signing';
+
+export { Dispatcher } from '../dispatcher';
+export { routeEvent, ROUTED_EVENT_TYPES, RouteError, type DispatchPlan, type RouteContext } from './routing';
+export { webhookSecrets, SANDBOX_WEBHOOK_SECRETS, WEBHOOK_SOURCES, type WebhookSource } from './secrets';
+export { signCommerceWebhook, signErpWebhook } from './signing';
+export { InboxWriter, inboxEvents } from './inbox';
+
+/** Largest webhook body accepted (413 above it). */
+export const WEBHOOK_BODY_LIMIT = 1024 * 1024;
+
+export interface WebhookRouterDeps {
+  db: Db;
+  logger?: Logger;
+  /** Prometheus registry for the webhook metrics (the gateway's createMetrics().registry). */
+  registry?: Registry;
+  /** Settings (LB_MODE, LB_ERP, LB_CURRENCY and the webhook secrets); default: loadConfig() from the environment. */
+  config?: Config;
+  /** Signing keys per source over the ones from config (tests). */
+  secrets?: Partial<Record<WebhookSource, string>>;
+}
+
+type Headers = Record<string, string | string[] | undefined>;
+
+function verify(source: WebhookSource, raw: Buffer, headers: Headers, secret: string): SignatureResult {
+  switch (source) {
+    case 'heartland': {
+      const h = headers['x-gp-signature'];
+      if (!h) return { ok: false, reason: 'missing_signature' };
+      return verifyGpSignature(raw, h, secret) ? { ok: true } : { ok: false, reason: 'bad_signature' };
+    }
+    case 'heartland-retail': {
+      const r = verifyRetailSignature(raw, headers, secret);
+      return r.ok ? { ok: true } : { ok: false, reason: r.reason };
+    }
+    case 'commerce':
+      return verifyCommerceSignature(raw, headers, secret);
+    case 'odoo':
+    case 'm3':
+    case 'p21':
+      return verifyErpSignature(raw, headers, secret);
+  }
+}
+
+/**
+ * POST /webhooks/<source> for heartland, heartland-retail, commerce, odoo, m3 and p21. Each check has its own answer:
+ * 415 not JSON, 413 over 1 MB, 401 bad signature (with the reason), 422 invalid body (listing field paths), 202
+ * ignored for an event with no route, 202 accepted once the event is committed to `webhook_inbox` (card data
+ * scrubbed), 200 duplicate for an event id already there, 503 when the inbox cannot be written (the sender retries).
+ * Nothing is written for a refused request.
+ */
+export function webhookRouter(deps: WebhookRouterDeps): Router {
+  const config = deps.config ?? configFromEnv();
+  const secrets = { ...webhookSecrets(config), ...deps.secrets };
+  const log = deps.logger ?? createLogger({ level: config.LOG_LEVEL, name: 'webhooks' });
+  const metrics = deps.registry ? webhookMetrics(deps.registry) : undefined;
+  const inbox = new InboxWriter(deps.db);
+  const ctx: RouteContext = { erp: config.LB_ERP, currency: config.LB_CURRENCY };
+  const router = Router();
+
+  const refuse = (res: Response, source: string, status: number, reason: string, body: Record<string, unknown>) => {
+    metrics?.rejected.inc({ source, reason });
+    res.status(status).json(body);
+  };
+  const invalid = (res: Response, source: string, issues: Issue[]) =>
+    refuse(res, source, 422, 'invalid_body', { error: 'invalid_body', issues: issues.slice(0, 50) });
+
+  const parseRaw = express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT, inflate: false });
+
+  for (const source of WEBHOOK_SOURCES) {
+    router.post(
+      `/${source}`,
+      (req: Request, res: Response, next: NextFunction) => {
+        res.locals.source = source;
+        const type = String(req.headers['content-type'] ?? '')
+          .split(';')[0]
+          .trim()
+          .toLowerCase();
+        if (type !== 'application/json') {
+          return refuse(res, source, 415, 'unsupported_media_type', {
+            error: 'unsupported_media_type',
+            message: 'Content-Type must be application/json',
+          });
+        }
+        next();
+      },
+      parseRaw,
+      async (req: Request, res: Response) => {
+        const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+        const secret = secrets[source];
+        if (!secret) {
+          log.error({ source }, 'webhook secret not configured: deliveries are refused until it is set');
+          return refuse(res, source, 503, 'not_configured', { error: 'not_configured' });
+        }
+        const sig = verify(source, raw, req.headers, secret);
+        if (!sig.ok) {
+          log.warn({ source, reason: sig.reason }, 'webhook signature rejected');
+          return refuse(res, source, 401, sig.reason, { error: 'invalid_signature', reason: sig.reason });
+        }
+        let json: unknown;
+        try {
+          json = JSON.parse(raw.toString('utf8'));
+        } catch {
+          return invalid(res, source, [{ path: '(root)', message: 'not valid JSON' }]);
+        }
+        const unstorable = storableIssues(json);
+        if (unstorable.length) return invalid(res, source, unstorable);
+        const env = readEnvelope(source, json, req.headers);
+        if (Array.isArray(env)) return invalid(res, source, env);
+
+        const ignore = (why: string) => {
+          metrics?.ignored.inc({
+            source,
+            event_type: ROUTED_EVENT_TYPES[source].includes(env.eventType) ? env.eventType : 'other',
+          });
+          log.info({ source, eventType: env.eventType.slice(0, 100), eventId: env.eventId, why }, 'webhook ignored');
+          res.status(202).json({ status: 'ignored' });
+        };
+        if (!ROUTED_EVENT_TYPES[source].includes(env.eventType)) return ignore('no route for this event type');
+
+        // Validated before and after the card-data scrub: a PAN sent as a payment token is refused, and what is
+        // stored (masked) must still route.
+        const stored = scrub(json);
+        try {
+          const plan = await routeEvent(source, env.eventType, json, ctx);
+          if (plan.action === 'ignore') return ignore(plan.reason);
+          if (JSON.stringify(stored) !== JSON.stringify(json)) await routeEvent(source, env.eventType, stored, ctx);
+        } catch (e) {
+          if (e instanceof RouteError) return invalid(res, source, e.issues);
+          throw e;
+        }
+
+        let result;
+        try {
+          result = await inbox.insert({ source, eventId: env.eventId, eventType: env.eventType, payload: stored });
+        } catch (e) {
+          log.error({ source, err: (e as Error).message }, 'webhook inbox write failed');
+          return refuse(res, source, 503, 'unavailable', { error: 'unavailable' });
+        }
+        if (result.duplicate) {
+          metrics?.duplicates.inc({ source });
+          return res.status(200).json({ status: 'duplicate' });
+        }
+        metrics?.accepted.inc({ source });
+        res.status(202).json({ status: 'accepted', id: result.id });
+      },
+    );
+  }
+
+  // Body-parser errors (size, encoding, aborted uploads) and anything unexpected: a 4xx of its own, never a crash.
+  router.use((err: Error & { type?: string; status?: number }, req: Request, res: Response, _next: NextFunction) => {
+    const source = (res.locals.source as string | undefined) ?? 'unknown';
+    if (res.headersSent) return;
+    if (err.type === 'entity.too.large') {
+      return refuse(res, source, 413, 'too_large', { error: 'payload_too_large', limitBytes: WEBHOOK_BODY_LIMIT });
+    }
+    if (err.type === 'encoding.unsupported' || err.type === 'charset.unsupported') {
+      return refuse(res, source, 415, 'unsupported_media_type', {
+        error: 'unsupported_media_type',
+        message: err.message,
+      });
+    }
+    if (typeof err.status === 'number' && err.status >= 400 && err.status < 500) {
+      return refuse(res, source, err.status, 'bad_request', { error: 'bad_request', message: err.message });
+    }
+    log.error({ source, err: err.message, path: req.path }, 'webhook handler failed');
+    refuse(res, source, 503, 'unavailable', { error: 'unavailable' });
+  });
+
+  return router;
+}
