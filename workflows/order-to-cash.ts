@@ -1,34 +1,15 @@
-import { condition, proxyActivities, setHandler, type ActivityOptions } from '@temporalio/workflow';
-import type { createActivities } from '../activities';
+import { condition, setHandler } from '@temporalio/workflow';
 import type { Order, OrderInput } from '../src/domain/orders';
-import { nonRetryableErrorTypes } from '../src/domain/errors';
-import { cancelSignal, connectorQueue, fulfilledSignal } from './definitions';
+import { connectorProxies, local } from './activity-proxies';
+import { cancelSignal, fulfilledSignal } from './definitions';
 import { Flow } from './flow';
 
-type Activities = ReturnType<typeof createActivities>;
-
-/** Connector calls: retried with backoff for up to 10 minutes (an ERP down for a while), then the step parks. */
-export const CONNECTOR_ACTIVITY: ActivityOptions = {
-  startToCloseTimeout: '30 seconds',
-  scheduleToCloseTimeout: '10 minutes',
-  retry: {
-    initialInterval: '500 milliseconds',
-    backoffCoefficient: 2,
-    maximumInterval: '10 seconds',
-    nonRetryableErrorTypes,
-  },
-};
-
-const local = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  scheduleToCloseTimeout: '5 minutes',
-  retry: { nonRetryableErrorTypes },
-});
+type ErpActivities = ReturnType<typeof connectorProxies>['erpActs'];
 
 /** A POS sale captured at the terminal: the money has moved, so the ERP side is recovered forward. */
 async function preCaptured(
   flow: Flow,
-  erpActs: ReturnType<typeof proxyActivities<Activities>>,
+  erpActs: ErpActivities,
   order: Order,
   customerErpId: string,
   salesOrderErpId: string,
@@ -55,7 +36,7 @@ async function preCaptured(
 /** After the pivot: post the invoice, apply the payment, adjust inventory; each parks on failure, none compensates. */
 async function posting(
   flow: Flow,
-  erpActs: ReturnType<typeof proxyActivities<Activities>>,
+  erpActs: ErpActivities,
   order: Order,
   customerErpId: string,
   invoiceErpId: string,
@@ -96,14 +77,7 @@ export async function orderToCash(input: OrderInput): Promise<OrderResult> {
     input,
     maxParkWait: input.maxParkWait ?? '7 days',
   });
-  const erpActs = proxyActivities<Activities>({
-    ...CONNECTOR_ACTIVITY,
-    taskQueue: input.queues?.erp ?? connectorQueue(input.erp),
-  });
-  const gp = proxyActivities<Activities>({
-    ...CONNECTOR_ACTIVITY,
-    taskQueue: input.queues?.heartland ?? connectorQueue('heartland'),
-  });
+  const { erpActs, gp } = connectorProxies(input.erp, input.queues);
   let fulfilled = false;
   let cancelled: string | undefined;
   setHandler(fulfilledSignal, () => void (fulfilled = true));

@@ -1,18 +1,6 @@
-import { proxyActivities } from '@temporalio/workflow';
-import type { createActivities } from '../activities';
 import type { Refund, RefundInput } from '../src/domain/orders';
-import { nonRetryableErrorTypes } from '../src/domain/errors';
-import { connectorQueue } from './definitions';
+import { connectorProxies, local } from './activity-proxies';
 import { Flow } from './flow';
-import { CONNECTOR_ACTIVITY } from './order-to-cash';
-
-type Activities = ReturnType<typeof createActivities>;
-
-const local = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  scheduleToCloseTimeout: '5 minutes',
-  retry: { nonRetryableErrorTypes },
-});
 
 export interface RefundResult {
   outcome: 'completed';
@@ -37,14 +25,7 @@ export async function refund(input: RefundInput): Promise<RefundResult> {
     input,
     maxParkWait: input.maxParkWait ?? '7 days',
   });
-  const erpActs = proxyActivities<Activities>({
-    ...CONNECTOR_ACTIVITY,
-    taskQueue: input.queues?.erp ?? connectorQueue(input.erp),
-  });
-  const gp = proxyActivities<Activities>({
-    ...CONNECTOR_ACTIVITY,
-    taskQueue: input.queues?.heartland ?? connectorQueue('heartland'),
-  });
+  const { erpActs, gp } = connectorProxies(input.erp, input.queues);
   flow.setAmount('requested', input.amountMinor);
 
   return flow.run(async () => {

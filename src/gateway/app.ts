@@ -52,7 +52,10 @@ export function createApp(deps: GatewayDeps): Express {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 
-  app.use('/webhooks', webhookRouter({ db: deps.db, logger: deps.logger, registry: metrics.registry }));
+  app.use(
+    '/webhooks',
+    webhookRouter({ db: deps.db, logger: deps.logger, registry: metrics.registry, config: deps.config }),
+  );
 
   app.use('/api/v1', opsRouter({ ...deps, metrics }));
   app.use('/api/docs', docsRouter());

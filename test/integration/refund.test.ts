@@ -1,32 +1,12 @@
-import { WorkflowFailedError, type Client } from '@temporalio/client';
-import type { NativeConnection } from '@temporalio/worker';
-import type { Db } from '../../src/db';
+import { WorkflowFailedError } from '@temporalio/client';
 import { workflowIds } from '../../src/domain/ids';
 import type { OrderInput, RefundInput } from '../../src/domain/orders';
 import type { ErpSystem } from '../../src/connectors/erp/types';
 import { orderToCash } from '../../workflows/order-to-cash';
 import { refund } from '../../workflows/refund';
-import { testClient, testDb, testNativeConnection } from '../support/env';
-import { flowWorkers, testSandbox, type FlowWorkers, type TestSandbox } from '../support/sandbox';
+import { flowWorkers, useFlowHarness, type FlowWorkers } from '../support/sandbox';
 
-let db: Db;
-let client: Client;
-let connection: NativeConnection;
-let sb: TestSandbox;
-
-beforeAll(async () => {
-  db = testDb(10);
-  client = await testClient();
-  connection = await testNativeConnection();
-  sb = await testSandbox(db);
-});
-
-afterAll(async () => {
-  await sb?.close();
-  await connection?.close();
-  await client?.connection.close();
-  await db?.destroy();
-});
+const t = useFlowHarness();
 
 let seq = 0;
 const TOTAL = 2 * 12900 + 2128;
@@ -50,7 +30,7 @@ async function completedOrder(w: FlowWorkers, erp: ErpSystem) {
     payment: { token: `PMT_${orderId}`, brand: 'MC', last4: '5100' },
     queues: w.queues,
   };
-  const h = await client.workflow.start(orderToCash, {
+  const h = await t.client.workflow.start(orderToCash, {
     taskQueue: w.taskQueue,
     workflowId: workflowIds.order('commerce', orderId),
     args: [input],
@@ -85,7 +65,7 @@ function refundInput(
 }
 
 const runRefund = (w: FlowWorkers, input: RefundInput) =>
-  client.workflow.execute(refund, {
+  t.client.workflow.execute(refund, {
     taskQueue: w.taskQueue,
     workflowId: workflowIds.refund(input.source, input.refundId),
     args: [input],
@@ -93,20 +73,20 @@ const runRefund = (w: FlowWorkers, input: RefundInput) =>
 
 describe.each<ErpSystem>(['odoo', 'm3', 'p21', 'sagepro'])('refund against the %s simulator', (erp) => {
   test('two partial refunds succeed, then one over the refundable amount is rejected with nothing written anywhere', async () => {
-    const w = await flowWorkers(connection, sb.deps, `refund-${erp}`);
+    const w = await flowWorkers(t.connection, t.sb.deps, `refund-${erp}`);
     await w.run(async () => {
       const { orderId, transactionId } = await completedOrder(w, erp);
       const first = await runRefund(w, refundInput(w, erp, orderId, 10000));
       expect(first).toMatchObject({ outcome: 'completed', refundedMinor: 10000 });
       const second = await runRefund(w, refundInput(w, erp, orderId, 12000));
       expect(second.refundedMinor).toBe(12000);
-      const sale = sb.sandbox.heartlandGp.state.transactions.get(transactionId)!;
+      const sale = t.sb.sandbox.heartlandGp.state.transactions.get(transactionId)!;
       expect(sale.refunded).toBe(22000);
 
       // Other test files write in parallel: count only what this file's refunds could have written.
-      const refundWrites = () => db('external_writes').where('workflow_id', 'like', 'refund:%').count('* as n');
+      const refundWrites = () => t.db('external_writes').where('workflow_id', 'like', 'refund:%').count('* as n');
       const writesBefore = await refundWrites();
-      const gpWritesBefore = sb.sandbox.heartlandGp.state.stats.writes;
+      const gpWritesBefore = t.sb.sandbox.heartlandGp.state.stats.writes;
       const tooMuch = refundInput(w, erp, orderId, TOTAL - 22000 + 1);
       const err = await runRefund(w, tooMuch).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(WorkflowFailedError);
@@ -114,10 +94,10 @@ describe.each<ErpSystem>(['odoo', 'm3', 'p21', 'sagepro'])('refund against the %
       expect(cause.type).toBe('NotRefundable');
       expect(cause.message).toContain(`exceeds the refundable amount ${TOTAL - 22000}`);
       expect(await refundWrites()).toEqual(writesBefore);
-      expect(sb.sandbox.heartlandGp.state.stats.writes).toBe(gpWritesBefore);
+      expect(t.sb.sandbox.heartlandGp.state.stats.writes).toBe(gpWritesBefore);
       expect(sale.refunded).toBe(22000);
       expect(
-        await db('external_writes').where({ workflow_id: workflowIds.refund('ops', tooMuch.refundId) }),
+        await t.db('external_writes').where({ workflow_id: workflowIds.refund('ops', tooMuch.refundId) }),
       ).toHaveLength(0);
     });
   });
@@ -125,16 +105,16 @@ describe.each<ErpSystem>(['odoo', 'm3', 'p21', 'sagepro'])('refund against the %
 
 describe('POS refund (odoo)', () => {
   test('a refund made at the POS becomes a posted credit memo plus the restock, with no card refund from us', async () => {
-    const w = await flowWorkers(connection, sb.deps, 'refund-pos');
+    const w = await flowWorkers(t.connection, t.sb.deps, 'refund-pos');
     await w.run(async () => {
       const { orderId } = await completedOrder(w, 'odoo');
       const onHand = async () =>
-        (await sb.connectors.erp('odoo').readOnHand({ skus: ['SKU-1003'], location: 'MAIN' })).reduce(
+        (await t.sb.connectors.erp('odoo').readOnHand({ skus: ['SKU-1003'], location: 'MAIN' })).reduce(
           (s, r) => s + r.qty,
           0,
         );
       const before = await onHand();
-      const gpWrites = sb.sandbox.heartlandGp.state.stats.writes;
+      const gpWrites = t.sb.sandbox.heartlandGp.state.stats.writes;
       const input = refundInput(w, 'odoo', orderId, 12900 + 1064, {
         source: 'pos',
         kind: 'pos',
@@ -144,8 +124,8 @@ describe('POS refund (odoo)', () => {
       const r = await runRefund(w, input);
       expect(r).toMatchObject({ outcome: 'completed', refundTransactionId: 'TRN_POS_REFUND_1', refundedMinor: 13964 });
       expect(await onHand()).toBe(before + 1);
-      expect(sb.sandbox.heartlandGp.state.stats.writes).toBe(gpWrites);
-      const h = client.workflow.getHandle(workflowIds.refund('pos', input.refundId));
+      expect(t.sb.sandbox.heartlandGp.state.stats.writes).toBe(gpWrites);
+      const h = t.client.workflow.getHandle(workflowIds.refund('pos', input.refundId));
       const status = (await h.query('status')) as { stepsDone: string[]; stage: string };
       expect(status.stepsDone).toEqual([
         'validate',

@@ -160,6 +160,13 @@ test('Temporal stopped mid-load and restarted: every 2xx-answered webhook is dis
         return Boolean(r?.last_error);
       });
       downWhileSending = await countWhere('pending');
+      // The lag gauges show the backlog while Temporal is away.
+      await until('the backlog gauges', async () => {
+        const text = await registry.metrics();
+        const pending = Number(/^ledgerbridge_webhook_inbox_pending (\d+)/m.exec(text)?.[1] ?? 0);
+        const oldest = Number(/^ledgerbridge_webhook_inbox_oldest_pending_seconds ([\d.e+-]+)/m.exec(text)?.[1] ?? 0);
+        return pending > 0 && oldest > 0;
+      });
     }
     const batch = await Promise.all(Array.from({ length: 10 }, (_, k) => send(wave * 10 + k)));
     answers.push(...batch);
@@ -181,6 +188,13 @@ test('Temporal stopped mid-load and restarted: every 2xx-answered webhook is dis
   expect(new Set(rows.map((r) => String(r.id)))).toEqual(new Set(answers.map((a) => a.body.id)));
   const expected = Array.from({ length: TOTAL }, (_, i) => delivery(i).workflowId);
   expect(rows.map((r) => r.workflow_id).sort()).toEqual([...expected].sort());
+
+  const text = await registry.metrics();
+  expect(text).toMatch(/^ledgerbridge_webhook_inbox_lag_seconds_count [1-9]\d*/m);
+  expect(text).toMatch(/^ledgerbridge_webhook_dispatch_duration_seconds_count\{action="start",outcome="ok"\} [1-9]/m);
+  expect(text).toMatch(
+    /^ledgerbridge_webhook_dispatch_duration_seconds_count\{action="start",outcome="unavailable"\} [1-9]/m,
+  );
 
   // Exactly one run per workflow id, nothing else on this server.
   const seen = new Map<string, number>();

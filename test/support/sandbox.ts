@@ -8,7 +8,8 @@ import { createConnectors, type Connectors } from '../../src/connectors/factory'
 import type { Db } from '../../src/db';
 import { createLogger } from '../../src/logger';
 import { startSandbox, type Sandbox } from '../../src/sandbox';
-import { createTestWorker, uniqueQueue } from './env';
+import type { Client } from '@temporalio/client';
+import { createTestWorker, testClient, testDb, testNativeConnection, uniqueQueue } from './env';
 
 export interface TestSandbox {
   sandbox: Sandbox;
@@ -71,4 +72,29 @@ export async function flowWorkers(
       }
     },
   };
+}
+
+export interface FlowHarness {
+  db: Db;
+  client: Client;
+  connection: NativeConnection;
+  sb: TestSandbox;
+}
+
+/** Registers beforeAll/afterAll that open a database pool, a client, a worker connection and a sandbox for a file. */
+export function useFlowHarness(): FlowHarness {
+  const h = {} as FlowHarness;
+  beforeAll(async () => {
+    h.db = testDb(10);
+    h.client = await testClient();
+    h.connection = await testNativeConnection();
+    h.sb = await testSandbox(h.db);
+  });
+  afterAll(async () => {
+    await h.sb?.close();
+    await h.connection?.close();
+    await h.client?.connection.close();
+    await h.db?.destroy();
+  });
+  return h;
 }

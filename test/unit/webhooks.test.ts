@@ -1,6 +1,8 @@
 import { signRetailWebhook, verifyRetailSignature } from '../../src/connectors/heartland/retail-webhook-signature';
 import { orderInputSchema, refundInputSchema } from '../../src/domain/orders';
-import { storableIssues } from '../../src/gateway/webhooks/inbox';
+import fc from 'fast-check';
+import { scrub } from '../../src/domain/card-data';
+import { mayBeUnstorable, mayHoldCardData, storableIssues } from '../../src/gateway/webhooks/inbox';
 import {
   readEnvelope,
   RouteError,
@@ -611,5 +613,47 @@ describe('envelopes and storability', () => {
     let deep: unknown = 1;
     for (let i = 0; i < 40; i++) deep = [deep];
     expect(storableIssues(deep)[0].message).toMatch(/nested deeper/);
+  });
+
+  test('the raw-text pre-checks never skip a payload the scrubber or the storability check would change', () => {
+    const cardish = fc.oneof(
+      fc.constantFrom(
+        '4111111111111111',
+        '4111 1111 1111 1111',
+        '5555-5555-5555-4444',
+        '%B4111111111111111^DOE/J^2512?',
+      ),
+      fc.constantFrom(';4111111111111111=25121010000000000000?', '\u0000', '\ud800', 'x\udc00y'),
+      fc.constantFrom('cvv', 'CVC2', 'cid', 'security_code', 'track2', 'number'),
+    );
+    const value = fc.letrec((tie) => ({
+      leaf: fc.oneof(
+        fc.string(),
+        cardish,
+        fc.integer(),
+        fc.constant(4111111111111111),
+        fc.double({ noNaN: true }),
+        fc.boolean(),
+        fc.constant(null),
+      ),
+      node: fc.oneof(
+        { depthSize: 'small' },
+        tie('leaf'),
+        fc.array(tie('node'), { maxLength: 4 }),
+        fc.dictionary(fc.oneof(fc.string(), cardish), tie('node'), { maxKeys: 4 }),
+      ),
+    })).node;
+    fc.assert(
+      fc.property(value, (v) => {
+        const text = JSON.stringify(v);
+        if (JSON.stringify(scrub(v)) !== text) expect(mayHoldCardData(text)).toBe(true);
+        if (storableIssues(v).length > 0) expect(mayBeUnstorable(text)).toBe(true);
+      }),
+      { numRuns: 3000 },
+    );
+    let deep: unknown = 'x';
+    for (let i = 0; i < 33; i++) deep = { a: deep };
+    expect(mayBeUnstorable(JSON.stringify(deep))).toBe(true);
+    expect(mayHoldCardData('{"id":"BAT_1","amount":"1000"}')).toBe(false);
   });
 });

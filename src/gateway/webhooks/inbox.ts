@@ -6,8 +6,8 @@ export interface InboxRow {
   source: string;
   eventId: string;
   eventType: string;
-  /** Card data already scrubbed. */
-  payload: unknown;
+  /** The payload as JSON text, card data already scrubbed. */
+  payloadJson: string;
 }
 
 export type InsertResult = { duplicate: false; id: string } | { duplicate: true };
@@ -96,7 +96,7 @@ export class InboxWriter {
 
   private async write(rows: InboxRow[]): Promise<Map<string, string>> {
     const values = rows.map(() => '(?, ?, ?, ?::jsonb)').join(', ');
-    const bindings = rows.flatMap((r) => [r.source, r.eventId, r.eventType, JSON.stringify(r.payload)]);
+    const bindings = rows.flatMap((r) => [r.source, r.eventId, r.eventType, r.payloadJson]);
     const res = await this.db.raw(
       `INSERT INTO webhook_inbox (source, event_id, event_type, payload) VALUES ${values}
        ON CONFLICT (source, event_id) DO NOTHING RETURNING id, source, event_id`,
@@ -135,4 +135,27 @@ export function storableIssues(value: unknown, path: string[] = [], depth = 0): 
     if (out.length >= 20) break;
   }
   return out;
+}
+
+/**
+ * Cheap pre-check on the raw JSON text: only a `\u` escape can produce a NUL or a lone surrogate (raw control
+ * characters are invalid JSON and UTF-8 decoding never yields a surrogate), and nesting needs that many brackets.
+ */
+export function mayBeUnstorable(text: string): boolean {
+  if (text.includes('\\u')) return true;
+  let open = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x7b || c === 0x5b) open++;
+  }
+  return open >= MAX_DEPTH;
+}
+
+/**
+ * Cheap pre-check before the card-data scrub: a run of 12+ digits (spaces or dashes allowed), track-data markers, or
+ * a key named like a CVV or track field, or any `\u` escape (which could spell either). Without any of these the
+ * scrub would change nothing.
+ */
+export function mayHoldCardData(text: string): boolean {
+  return text.includes('\\u') || /\d[\d -]{11,}\d|%B\d|;\d{12}|cvv|cvc|cid|security_?code|track/i.test(text);
 }

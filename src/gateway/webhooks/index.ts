@@ -7,7 +7,7 @@ import { verifyGpSignature } from '../../connectors/heartland/webhook-signature'
 import type { Db } from '../../db';
 import { scrub } from '../../domain/card-data';
 import { createLogger } from '../../logger';
-import { InboxWriter, storableIssues } from './inbox';
+import { InboxWriter, mayBeUnstorable, mayHoldCardData, storableIssues } from './inbox';
 import { webhookMetrics } from './metrics';
 import { readEnvelope, RouteError, ROUTED_EVENT_TYPES, routeEvent, type RouteContext } from './routing';
 import type { Issue } from './schemas';
@@ -28,8 +28,10 @@ export interface WebhookRouterDeps {
   logger?: Logger;
   /** Prometheus registry for the webhook metrics (the gateway's createMetrics().registry). */
   registry?: Registry;
-  /** Settings (LB_MODE, LB_ERP, LB_CURRENCY and the webhook secrets); default: loadConfig() from the environment. */
-  config?: Config;
+  /** Settings (LB_MODE, LB_ERP, LB_CURRENCY, LOG_LEVEL, the webhook secrets); what is missing comes from the environment. */
+  config?: Partial<Config>;
+  /** Group commit of the inbox writer: INSERTs in flight at once (default 4) and rows per INSERT (default 256). */
+  inbox?: { maxConcurrent?: number; maxBatch?: number };
   /** Signing keys per source over the ones from config (tests). */
   secrets?: Partial<Record<WebhookSource, string>>;
 }
@@ -64,11 +66,13 @@ function verify(source: WebhookSource, raw: Buffer, headers: Headers, secret: st
  * Nothing is written for a refused request.
  */
 export function webhookRouter(deps: WebhookRouterDeps): Router {
-  const config = deps.config ?? configFromEnv();
+  const given = deps.config ?? {};
+  const complete = (['LB_MODE', 'LB_ERP', 'LB_CURRENCY', 'LOG_LEVEL'] as const).every((k) => given[k] !== undefined);
+  const config = { ...(complete ? {} : configFromEnv()), ...given } as Config;
   const secrets = { ...webhookSecrets(config), ...deps.secrets };
   const log = deps.logger ?? createLogger({ level: config.LOG_LEVEL, name: 'webhooks' });
   const metrics = deps.registry ? webhookMetrics(deps.registry) : undefined;
-  const inbox = new InboxWriter(deps.db);
+  const inbox = new InboxWriter(deps.db, deps.inbox);
   const ctx: RouteContext = { erp: config.LB_ERP, currency: config.LB_CURRENCY };
   const router = Router();
 
@@ -111,13 +115,14 @@ export function webhookRouter(deps: WebhookRouterDeps): Router {
           log.warn({ source, reason: sig.reason }, 'webhook signature rejected');
           return refuse(res, source, 401, sig.reason, { error: 'invalid_signature', reason: sig.reason });
         }
+        const text = raw.toString('utf8');
         let json: unknown;
         try {
-          json = JSON.parse(raw.toString('utf8'));
+          json = JSON.parse(text);
         } catch {
           return invalid(res, source, [{ path: '(root)', message: 'not valid JSON' }]);
         }
-        const unstorable = storableIssues(json);
+        const unstorable = mayBeUnstorable(text) ? storableIssues(json) : [];
         if (unstorable.length) return invalid(res, source, unstorable);
         const env = readEnvelope(source, json, req.headers);
         if (Array.isArray(env)) return invalid(res, source, env);
@@ -134,11 +139,15 @@ export function webhookRouter(deps: WebhookRouterDeps): Router {
 
         // Validated before and after the card-data scrub: a PAN sent as a payment token is refused, and what is
         // stored (masked) must still route.
-        const stored = scrub(json);
+        // Most events hold nothing card-like: they are stored as received (the raw text is valid jsonb).
+        const stored = mayHoldCardData(text) ? scrub(json) : json;
+        const storedJson = stored === json ? text : JSON.stringify(stored);
         try {
           const plan = await routeEvent(source, env.eventType, json, ctx);
           if (plan.action === 'ignore') return ignore(plan.reason);
-          if (JSON.stringify(stored) !== JSON.stringify(json)) await routeEvent(source, env.eventType, stored, ctx);
+          if (stored !== json && storedJson !== JSON.stringify(json)) {
+            await routeEvent(source, env.eventType, stored, ctx);
+          }
         } catch (e) {
           if (e instanceof RouteError) return invalid(res, source, e.issues);
           throw e;
@@ -146,7 +155,12 @@ export function webhookRouter(deps: WebhookRouterDeps): Router {
 
         let result;
         try {
-          result = await inbox.insert({ source, eventId: env.eventId, eventType: env.eventType, payload: stored });
+          result = await inbox.insert({
+            source,
+            eventId: env.eventId,
+            eventType: env.eventType,
+            payloadJson: storedJson,
+          });
         } catch (e) {
           log.error({ source, err: (e as Error).message }, 'webhook inbox write failed');
           return refuse(res, source, 503, 'unavailable', { error: 'unavailable' });
