@@ -5,6 +5,8 @@ import { connectClient, waitForTemporal } from '../temporal/connection';
 import { waitForPostgres } from '../runtime/postgres';
 import { createApp } from './app';
 import { close, listen } from './server';
+import { createMetrics } from './metrics';
+import { Dispatcher } from './dispatcher';
 
 /** The gateway as its own process (containers); `npm start` runs it in-process instead. */
 async function main(): Promise<void> {
@@ -18,13 +20,18 @@ async function main(): Promise<void> {
   await migrate(db);
   await waitForTemporal(cfg.TEMPORAL_ADDRESS, cfg, { say, timeoutMs: 120_000 });
   const temporal = await connectClient(cfg.TEMPORAL_ADDRESS, cfg);
+  const metrics = createMetrics();
   const server = await listen(
-    createApp({ db, temporal, namespace: cfg.TEMPORAL_NAMESPACE, logger: log, config: cfg }),
+    createApp({ db, temporal, namespace: cfg.TEMPORAL_NAMESPACE, logger: log, config: cfg, metrics }),
     cfg.GATEWAY_PORT,
     cfg.GATEWAY_HOST,
   );
+  // The dispatcher moves accepted webhooks from the inbox to Temporal, retrying while Temporal is down.
+  const dispatcher = new Dispatcher({ db, client: temporal, config: cfg, logger: log, registry: metrics.registry });
+  dispatcher.start();
   log.info({ port: cfg.GATEWAY_PORT }, 'gateway listening');
   const stop = async () => {
+    await dispatcher.stop();
     await close(server);
     await temporal.connection.close();
     await db.destroy();

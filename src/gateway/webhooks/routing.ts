@@ -112,10 +112,8 @@ export function readEnvelope(source: WebhookSource, json: unknown, headers: Head
       const type = r.data.action.type;
       return { eventId: r.data.action.id || `${r.data.id}:${type}`, eventType: type };
     }
-    case 'heartland-retail': {
-      const r = envelopeOf(json, 'id', 'event');
-      return r;
-    }
+    case 'heartland-retail':
+      return envelopeOf(json, 'id', 'event');
     case 'commerce': {
       const issues: Issue[] = [];
       const topic = header(headers, 'x-shopify-topic')?.trim();
