@@ -1,4 +1,8 @@
 import { activityInfo } from '@temporalio/activity';
+import type { WriteContext } from '../src/connectors/erp/types';
+import type { Db } from '../src/db';
+import { findWrite } from '../src/db/external-writes';
+import { idempotencyKey } from '../src/domain/ids';
 
 /** The workflow id of the running activity: the base of every idempotency key its writes carry. */
 export function currentWorkflowId(): string {
@@ -6,4 +10,15 @@ export function currentWorkflowId(): string {
   if (!wf)
     throw new Error('this activity must run inside a workflow (its idempotency keys derive from the workflow id)');
   return wf.workflowId;
+}
+
+/** The write context of one step of a workflow: its idempotency key and the workflow id. */
+export function writeContext(workflowId: string, step: string): WriteContext {
+  return { idempotencyKey: idempotencyKey(workflowId, step), workflowId };
+}
+
+/** The external id an earlier step created under `step`'s idempotency key, or null when it never completed. */
+export async function createdBy(db: Db, workflowId: string, step: string): Promise<string | null> {
+  const row = await findWrite(db, idempotencyKey(workflowId, step));
+  return row && row.status !== 'pending' ? (row.external_id as string | null) : null;
 }

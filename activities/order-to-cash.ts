@@ -2,14 +2,14 @@ import { failure } from '../src/domain/errors';
 import { idempotencyKey } from '../src/domain/ids';
 import { findDuplicate } from '../src/domain/dedup';
 import { issueList, orderInputSchema, type Order, type OrderInput } from '../src/domain/orders';
-import { findWrite, idempotentWrite } from '../src/db/external-writes';
+import { idempotentWrite } from '../src/db/external-writes';
 import type { Knex } from 'knex';
 import type { Db } from '../src/db';
 import type { ErpConnector, ErpDocRef, ErpSystem } from '../src/connectors/erp/types';
 import { SHIPPING_SKU } from '../src/connectors/erp/common';
 import type { GpTransaction } from '../src/connectors/heartland/gp-types';
 import { getGlRules, journalFor } from '../src/mapping/gl-rules';
-import { currentWorkflowId } from './context';
+import { createdBy, currentWorkflowId, writeContext } from './context';
 import { need, type ActivityDeps } from './deps';
 
 export interface PaymentResult {
@@ -49,12 +49,6 @@ export async function link(
     .merge({ target_id: targetId, updated_at: db.fn.now() });
 }
 
-/** The ERP id that an earlier step created under `step`'s idempotency key, or null when it never completed. */
-async function createdBy(db: Db, workflowId: string, step: string): Promise<string | null> {
-  const row = await findWrite(db, idempotencyKey(workflowId, step));
-  return row && row.status !== 'pending' ? (row.external_id as string | null) : null;
-}
-
 /** ERP document lines: the order lines plus shipping as a service line, so the document total is the order total. */
 export function erpLines(order: Order) {
   return order.shippingMinor > 0
@@ -64,8 +58,6 @@ export function erpLines(order: Order) {
       ]
     : order.lines;
 }
-
-const ctx = (workflowId: string, step: string) => ({ idempotencyKey: idempotencyKey(workflowId, step), workflowId });
 
 /** Side effects of the order-to-cash saga. */
 export function createOrderToCashActivities(deps: ActivityDeps) {
@@ -112,7 +104,10 @@ export function createOrderToCashActivities(deps: ActivityDeps) {
         const dup = findDuplicate(c, candidates);
         const { erpId, matchedBy } = dup
           ? { erpId: dup.candidate.erpId, matchedBy: dup.reason as string }
-          : { erpId: (await conn.upsertCustomer(c, ctx(currentWorkflowId(), 'customer'))).erpId, matchedBy: 'created' };
+          : {
+              erpId: (await conn.upsertCustomer(c, writeContext(currentWorkflowId(), 'customer'))).erpId,
+              matchedBy: 'created',
+            };
         await link(trx, 'customer', a.source, c.externalRef, a.erp, erpId);
         return { erpId, matchedBy };
       });
@@ -132,7 +127,7 @@ export function createOrderToCashActivities(deps: ActivityDeps) {
           lines: erpLines(o),
           totalMinor: o.totalMinor,
         },
-        ctx(workflowId, 'sales-order'),
+        writeContext(workflowId, 'sales-order'),
       );
       await link(db, 'order', o.source, o.orderId, `${a.erp}:sales-order`, doc.erpId);
       await link(db, 'order-customer', o.source, o.orderId, a.erp, a.customerErpId);
@@ -143,7 +138,7 @@ export function createOrderToCashActivities(deps: ActivityDeps) {
     async cancelSalesOrder(a: { erp: ErpSystem }): Promise<ErpDocRef | null> {
       const workflowId = currentWorkflowId();
       const erpId = await createdBy(db, workflowId, 'sales-order');
-      return erpId ? erp(a.erp).cancelSalesOrder(erpId, ctx(workflowId, 'sales-order/cancel')) : null;
+      return erpId ? erp(a.erp).cancelSalesOrder(erpId, writeContext(workflowId, 'sales-order/cancel')) : null;
     },
 
     /** Authorizes the payment at Heartland once (capture later); a decline is returned, not thrown. */
@@ -240,7 +235,7 @@ export function createOrderToCashActivities(deps: ActivityDeps) {
           lines: erpLines(o),
           totalMinor: o.totalMinor,
         },
-        ctx(workflowId, 'invoice'),
+        writeContext(workflowId, 'invoice'),
       );
       await link(db, 'order', o.source, o.orderId, `${a.erp}:invoice`, doc.erpId);
       if (o.payment.capturedTransactionId) {
@@ -253,13 +248,13 @@ export function createOrderToCashActivities(deps: ActivityDeps) {
     async reverseInvoice(a: { erp: ErpSystem }): Promise<ErpDocRef | null> {
       const workflowId = currentWorkflowId();
       const erpId = await createdBy(db, workflowId, 'invoice');
-      return erpId ? erp(a.erp).reverseInvoice(erpId, ctx(workflowId, 'invoice/reverse')) : null;
+      return erpId ? erp(a.erp).reverseInvoice(erpId, writeContext(workflowId, 'invoice/reverse')) : null;
     },
 
     /** Posts the invoice in the ERP. */
     async postInvoice(a: { erp: ErpSystem; invoiceErpId: string }): Promise<ErpDocRef> {
       const workflowId = currentWorkflowId();
-      return erp(a.erp).postInvoice(a.invoiceErpId, ctx(workflowId, 'invoice/post'));
+      return erp(a.erp).postInvoice(a.invoiceErpId, writeContext(workflowId, 'invoice/post'));
     },
 
     /** Applies the captured payment to the invoice, in the journal that GL rules give for the payment method. */
@@ -287,7 +282,7 @@ export function createOrderToCashActivities(deps: ActivityDeps) {
           journal: journalFor(rules.rules, method),
           processorRef: a.transactionId,
         },
-        ctx(workflowId, 'payment'),
+        writeContext(workflowId, 'payment'),
       );
     },
 
@@ -296,7 +291,7 @@ export function createOrderToCashActivities(deps: ActivityDeps) {
       const workflowId = currentWorkflowId();
       await erp(a.erp).adjustInventory(
         a.order.lines.map((l) => ({ sku: l.sku, location: a.order.location, delta: -l.qty })),
-        ctx(workflowId, 'inventory'),
+        writeContext(workflowId, 'inventory'),
       );
     },
   };

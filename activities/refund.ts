@@ -5,7 +5,7 @@ import { findWrite, idempotentWrite } from '../src/db/external-writes';
 import type { Db } from '../src/db';
 import type { ErpConnector, ErpDocRef, ErpSystem } from '../src/connectors/erp/types';
 import { REFUND_SKU } from '../src/connectors/erp/common';
-import { currentWorkflowId } from './context';
+import { createdBy, currentWorkflowId, writeContext } from './context';
 import { need, type ActivityDeps } from './deps';
 
 export interface RefundableCheck {
@@ -16,8 +16,6 @@ export interface RefundableCheck {
   invoiceErpId: string | null;
   customerErpId: string | null;
 }
-
-const ctx = (workflowId: string, step: string) => ({ idempotencyKey: idempotencyKey(workflowId, step), workflowId });
 
 async function linked(db: Db, source: string, orderId: string, target: string): Promise<string | null> {
   const row = await db('id_links')
@@ -139,16 +137,15 @@ export function createRefundActivities(deps: ActivityDeps) {
           totalMinor: r.amountMinor,
           reason: r.reason,
         },
-        ctx(workflowId, 'credit-memo'),
+        writeContext(workflowId, 'credit-memo'),
       );
     },
 
     /** Undo of draftCreditMemo: cancels the draft this run created, if any (idempotent). */
     async cancelCreditMemo(a: { erp: ErpSystem }): Promise<ErpDocRef | null> {
       const workflowId = currentWorkflowId();
-      const row = await findWrite(db, idempotencyKey(workflowId, 'credit-memo'));
-      if (!row || row.status === 'pending' || !row.external_id) return null;
-      return erp(a.erp).cancelCreditMemo(row.external_id, ctx(workflowId, 'credit-memo/cancel'));
+      const erpId = await createdBy(db, workflowId, 'credit-memo');
+      return erpId ? erp(a.erp).cancelCreditMemo(erpId, writeContext(workflowId, 'credit-memo/cancel')) : null;
     },
 
     /** Refunds at Heartland once: the pivot of the refund saga. */
@@ -198,7 +195,7 @@ export function createRefundActivities(deps: ActivityDeps) {
     /** Posts the credit memo, which applies it against the original invoice. */
     async postCreditMemo(a: { erp: ErpSystem; creditMemoErpId: string }): Promise<ErpDocRef> {
       const workflowId = currentWorkflowId();
-      return erp(a.erp).postCreditMemo(a.creditMemoErpId, ctx(workflowId, 'credit-memo/post'));
+      return erp(a.erp).postCreditMemo(a.creditMemoErpId, writeContext(workflowId, 'credit-memo/post'));
     },
 
     /** Puts returned lines back on hand. */
@@ -209,7 +206,7 @@ export function createRefundActivities(deps: ActivityDeps) {
       if (lines.length === 0) return;
       await erp(r.erp).adjustInventory(
         lines.map((l) => ({ sku: l.sku, location: r.location, delta: l.qty })),
-        ctx(workflowId, 'restock'),
+        writeContext(workflowId, 'restock'),
       );
     },
   };
