@@ -3,6 +3,7 @@ import { idempotencyKey } from '../src/domain/ids';
 import { findDuplicate } from '../src/domain/dedup';
 import { issueList, orderInputSchema, type Order, type OrderInput } from '../src/domain/orders';
 import { idempotentWrite } from '../src/db/external-writes';
+import { withAdvisoryLock } from '../src/db/locks';
 import type { Knex } from 'knex';
 import type { Db } from '../src/db';
 import type { ErpConnector, ErpDocRef, ErpSystem } from '../src/connectors/erp/types';
@@ -85,15 +86,17 @@ export function createOrderToCashActivities(deps: ActivityDeps) {
       customer: Order['customer'];
     }): Promise<{ erpId: string; matchedBy: string }> {
       const c = a.customer;
-      const lockKey = `customer:${a.erp}:${a.source}:${c.externalRef}`;
+      const linkedTo = async () =>
+        (await db('id_links')
+          .where({ entity: 'customer', source_system: a.source, source_id: c.externalRef, target_system: a.erp })
+          .first()) as { target_id: string } | undefined;
+      const known = await linkedTo();
+      if (known) return { erpId: known.target_id, matchedBy: 'link' };
       // Two orders of one new customer can arrive together: serialise find-or-create per customer, so the ERP never
       // gets two records for one person (P21 and Sage Pro cannot refuse the second one themselves).
-      return db.transaction(async (trx) => {
-        await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [lockKey]);
-        const linked = await trx('id_links')
-          .where({ entity: 'customer', source_system: a.source, source_id: c.externalRef, target_system: a.erp })
-          .first();
-        if (linked) return { erpId: linked.target_id as string, matchedBy: 'link' };
+      return withAdvisoryLock(db, `customer:${a.erp}:${a.source}:${c.externalRef}`, async () => {
+        const linked = await linkedTo();
+        if (linked) return { erpId: linked.target_id, matchedBy: 'link' };
         const conn = erp(a.erp);
         const queries = [
           { externalRef: c.externalRef },
@@ -108,7 +111,7 @@ export function createOrderToCashActivities(deps: ActivityDeps) {
               erpId: (await conn.upsertCustomer(c, writeContext(currentWorkflowId(), 'customer'))).erpId,
               matchedBy: 'created',
             };
-        await link(trx, 'customer', a.source, c.externalRef, a.erp, erpId);
+        await link(db, 'customer', a.source, c.externalRef, a.erp, erpId);
         return { erpId, matchedBy };
       });
     },

@@ -5,6 +5,11 @@ import { workflowIds } from '../../src/domain/ids';
 import type { OrderInput } from '../../src/domain/orders';
 import type { ErpSystem } from '../../src/connectors/erp/types';
 import { orderToCash } from '../../workflows/order-to-cash';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createOrderToCashActivities } from '../../activities/order-to-cash';
+import { createConnectors } from '../../src/connectors/factory';
+import { createDb } from '../../src/db';
+import { createLogger } from '../../src/logger';
 import { flowWorkers, useFlowHarness } from '../support/sandbox';
 
 const t = useFlowHarness();
@@ -136,6 +141,37 @@ describe('customer dedup under concurrency (p21: the ERP itself cannot refuse a 
     expect(new Set(results.map((r) => r.customerErpId)).size).toBe(1);
     const created = t.sb.sandbox.p21.state.customers.filter((c) => c.CustomerName === customer.name);
     expect(created.map((c) => c.CustomerID)).toEqual([results[0].customerErpId]);
+  });
+  test('many new customers at once on a small connection pool: no deadlock, one ERP customer each', async () => {
+    // Lock waiters must not hold pooled connections: the holder needs one for its own writes, and with every pooled
+    // connection held by a waiter the pool deadlocks until acquires time out.
+    const small = createDb(t.db.client.config.connection as string, { poolMax: 2 });
+    try {
+      // The connectors' own bookkeeping (external_writes) shares the small pool too, as it does in a worker.
+      const connectors = createConnectors(t.sb.deps.config!, small, createLogger({ level: 'silent' }));
+      const acts = createOrderToCashActivities({ ...t.sb.deps, db: small, erp: (e) => connectors.erp(e) });
+      const tag = Date.now().toString(36);
+      const customers = Array.from({ length: 8 }, (_, i) => ({
+        externalRef: `pool-${tag}-${i}`,
+        name: `Pooled Customer ${tag} ${i}`,
+        email: `pooled.${tag}.${i}@example.org`,
+      }));
+      const calls = customers.flatMap((customer, i) =>
+        [0, 1].map((k) =>
+          new MockActivityEnvironment({
+            workflowExecution: { workflowId: `order:pool:${tag}-${i}-${k}`, runId: 'mock-run' },
+          } as never).run(acts.upsertCustomer, { erp: 'p21' as const, source: 'pool', customer }),
+        ),
+      );
+      const results = await Promise.all(calls);
+      for (let i = 0; i < customers.length; i++) {
+        expect(results[2 * i].erpId).toBe(results[2 * i + 1].erpId);
+        const created = t.sb.sandbox.p21.state.customers.filter((c) => c.CustomerName === customers[i].name);
+        expect(created.map((c) => c.CustomerID)).toEqual([results[2 * i].erpId]);
+      }
+    } finally {
+      await small.destroy();
+    }
   });
 });
 

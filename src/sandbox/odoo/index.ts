@@ -145,7 +145,7 @@ export async function startOdooSimulator(opts: OdooSimulatorOptions = {}): Promi
       if (ids !== undefined && (!Array.isArray(ids) || ids.some((i) => !Number.isInteger(i)))) {
         throw new OdooError('builtins.TypeError', 'ids must be a list of integers', 422);
       }
-      const result = store.transaction(() => store.call(model, method, ids as number[] | undefined, args, ctx));
+      const result = store.callInTransaction(model, method, ids as number[] | undefined, args, ctx);
       calls.push({ protocol: 'json2', model, method, ok: true });
       res.json(result ?? null);
     } catch (err) {
@@ -231,7 +231,7 @@ export async function startOdooSimulator(opts: OdooSimulatorOptions = {}): Promi
       const { context, ...kw } = (kwargs ?? {}) as Record<string, unknown>;
       Object.assign(named, kw);
       const ctx = (context && typeof context === 'object' ? context : {}) as Record<string, unknown>;
-      const result = store.transaction(() => store.call(String(model), String(method), ids, named, ctx));
+      const result = store.callInTransaction(String(model), String(method), ids, named, ctx);
       calls.push({ protocol: 'jsonrpc', model: String(model), method: String(method), ok: true });
       reply(result ?? false);
     } catch (err) {

@@ -219,6 +219,7 @@ export function defineModels(store: Store): void {
       inventory_quantity_set: { type: 'boolean', default: false },
       inventory_diff_quantity: { type: 'float', readonly: true },
     },
+    computed: ['inventory_diff_quantity'],
     compute(rec) {
       rec.inventory_diff_quantity = rec.inventory_quantity_set
         ? round(Number(rec.inventory_quantity) - Number(rec.quantity), 4)
@@ -263,6 +264,7 @@ export function defineModels(store: Store): void {
                 date: new Date().toISOString().replace('T', ' ').slice(0, 19),
               });
             }
+            s.touch('stock.quant', q);
             q.quantity = Number(q.inventory_quantity);
             q.inventory_quantity = 0;
             q.inventory_quantity_set = false;
@@ -284,6 +286,7 @@ export function defineModels(store: Store): void {
       price_subtotal: { type: 'float', readonly: true },
       sequence: { type: 'integer', default: 10 },
     },
+    computed: ['price_subtotal'],
     compute(rec, s) {
       const order = s.table('sale.order').get(rec.order_id as number);
       const d = digitsOf(s, order?.currency_id);
@@ -312,6 +315,7 @@ export function defineModels(store: Store): void {
       invoice_status: { type: 'selection', selection: ['upselling', 'invoiced', 'to invoice', 'no'], readonly: true },
       invoice_ids: { type: 'many2many', relation: 'account.move', readonly: true },
     },
+    computed: ['currency_id', 'amount_untaxed', 'amount_tax', 'amount_total', 'invoice_ids', 'invoice_status'],
     compute(rec, s) {
       const pl = s.table('product.pricelist').get(rec.pricelist_id as number);
       rec.currency_id = pl?.currency_id ?? 1;
@@ -346,7 +350,7 @@ export function defineModels(store: Store): void {
               throw userError('There are no order lines to confirm.');
             }
           }
-          for (const o of orders) o.state = 'sale';
+          for (const o of orders) s.touch('sale.order', o).state = 'sale';
           return true;
         },
       },
@@ -360,7 +364,7 @@ export function defineModels(store: Store): void {
               .some((m) => m.invoice_origin === o.name && m.move_type === 'out_invoice' && m.state === 'posted');
             if (posted) throw userError(`You cannot cancel the sales order ${o.name}: it has posted invoices.`);
           }
-          for (const o of orders) o.state = 'cancel';
+          for (const o of orders) s.touch('sale.order', o).state = 'cancel';
           return true;
         },
       },
@@ -370,7 +374,7 @@ export function defineModels(store: Store): void {
           for (const o of s.browse('sale.order', orderIds)) {
             if (o.state !== 'cancel' && o.state !== 'sent')
               throw userError('Only cancelled or sent orders can be set to quotation.');
-            o.state = 'draft';
+            s.touch('sale.order', o).state = 'draft';
           }
           return true;
         },
@@ -398,6 +402,7 @@ export function defineModels(store: Store): void {
         default: 'product',
       },
     },
+    computed: ['price_subtotal', 'balance'],
     compute(rec, s) {
       const move = s.table('account.move').get(rec.move_id as number);
       const d = digitsOf(s, move?.currency_id);
@@ -473,6 +478,7 @@ export function defineModels(store: Store): void {
         throw validationError('The operation cannot be completed: an invoice needs a customer (partner_id).');
       }
     },
+    computed: ['amount_total', 'amount_residual', 'payment_state'],
     compute(rec, s) {
       const d = digitsOf(s, rec.currency_id);
       const lines = moveLines(s, rec.id);
@@ -521,11 +527,13 @@ export function defineModels(store: Store): void {
               throw userError('Only posted/cancelled journal entries can be reset to draft.');
           }
           for (const m of s.browse('account.move', moveIds)) {
-            m.state = 'draft';
+            s.touch('account.move', m).state = 'draft';
             // Resetting unreconciles: payments that were matched against this invoice become unmatched.
             for (const p of s.all('account.payment')) {
               if (ids(p.reconciled_invoice_ids).includes(m.id)) {
-                p.reconciled_invoice_ids = ids(p.reconciled_invoice_ids).filter((i) => i !== m.id);
+                s.touch('account.payment', p).reconciled_invoice_ids = ids(p.reconciled_invoice_ids).filter(
+                  (i) => i !== m.id,
+                );
                 if (p.state === 'paid') p.state = 'in_process';
               }
             }
@@ -541,7 +549,7 @@ export function defineModels(store: Store): void {
             if (m.state === 'posted')
               throw userError('You cannot cancel a posted journal entry; reset it to draft first.');
           }
-          for (const m of s.browse('account.move', moveIds)) m.state = 'cancel';
+          for (const m of s.browse('account.move', moveIds)) s.touch('account.move', m).state = 'cancel';
           return false;
         },
       },
@@ -593,6 +601,7 @@ export function defineModels(store: Store): void {
       reconciled_invoice_ids: { type: 'many2many', relation: 'account.move', readonly: true },
       is_reconciled: { type: 'boolean', readonly: true },
     },
+    computed: ['is_reconciled'],
     compute(rec) {
       rec.is_reconciled = ids(rec.reconciled_invoice_ids).length > 0;
     },
@@ -605,6 +614,7 @@ export function defineModels(store: Store): void {
         handler(s, payIds) {
           for (const p of s.browse('account.payment', payIds)) {
             if (p.state !== 'draft') throw userError('Only a draft payment can be posted.');
+            s.touch('account.payment', p);
             p.name = nextName(
               s,
               `P${s
@@ -623,7 +633,7 @@ export function defineModels(store: Store): void {
         params: [],
         handler(s, payIds) {
           for (const p of s.browse('account.payment', payIds)) {
-            p.state = 'draft';
+            s.touch('account.payment', p).state = 'draft';
             p.reconciled_invoice_ids = [];
           }
           return false;
@@ -636,7 +646,7 @@ export function defineModels(store: Store): void {
             if (p.state !== 'draft' && p.state !== 'canceled')
               throw userError('Only a draft payment can be cancelled; reset it to draft first.');
           }
-          for (const p of s.browse('account.payment', payIds)) p.state = 'canceled';
+          for (const p of s.browse('account.payment', payIds)) s.touch('account.payment', p).state = 'canceled';
           return false;
         },
       },
@@ -692,7 +702,7 @@ export function defineModels(store: Store): void {
             journal_id: w.journal_id,
             memo: w.communication || invoices.map((i) => i.name).join(' '),
           });
-          const pay = s.get('account.payment', payId);
+          const pay = s.touch('account.payment', s.get('account.payment', payId));
           pay.reconciled_invoice_ids = invoices.map((i) => i.id);
           s.call('account.payment', 'action_post', [payId], {}, {});
           return { type: 'ir.actions.act_window', res_model: 'account.payment', res_id: payId, view_mode: 'form' };
@@ -753,6 +763,7 @@ function postMove(s: Store, m: Rec): void {
     }
   }
   const journal = s.get('account.journal', m.journal_id as number);
+  s.touch('account.move', m);
   const prefix = m.move_type === 'out_invoice' ? 'INV' : m.move_type === 'out_refund' ? 'RINV' : String(journal.code);
   if (!m.name || m.name === '/') m.name = nextName(s, prefix, m.date, m.move_type === 'entry' ? 4 : 5);
   if (m.move_type !== 'entry' && !m.invoice_date) m.invoice_date = m.date;
@@ -797,7 +808,7 @@ function reverseMoves(s: Store, wizardIds: number[]): unknown {
     vals[m.move_type === 'entry' ? 'line_ids' : 'invoice_line_ids'] = lineVals.map((v) => [0, 0, v]);
     const id = s.create('account.move', vals);
     postMove(s, s.get('account.move', id));
-    s.get('account.move', id).reconciled_reversal = true;
+    s.touch('account.move', s.get('account.move', id)).reconciled_reversal = true;
     created.push(id);
   }
   return {

@@ -51,6 +51,8 @@ export interface ModelDef {
   order?: string;
   /** Recomputes derived fields; runs before every read and search. */
   compute?: (rec: Rec, store: Store) => void;
+  /** The fields `compute` sets: a search whose domain names none of them filters the stored records first. */
+  computed?: string[];
   /** Checks after create/write (Odoo constraints); throw an OdooError to reject. */
   check?: (rec: Rec, store: Store) => void;
   /** Runs after a write applied its values (Odoo inverse methods). */
@@ -96,6 +98,8 @@ const GENERIC_METHODS: Record<string, { model: boolean; params: string[] }> = {
   name_search: { model: true, params: ['name', 'domain', 'operator', 'limit'] },
 };
 
+const READ_ONLY_METHODS = new Set(['search', 'search_read', 'search_count', 'read', 'name_search']);
+
 /** The in-memory database: one table per model, integer ids per model. */
 export class Store {
   readonly models = new Map<string, ModelDef>();
@@ -103,6 +107,8 @@ export class Store {
   private readonly nextIds = new Map<string, number>();
   /** Named sequences (e.g. `sale.order` → S00001). */
   private readonly sequences = new Map<string, number>();
+  /** Each record's state before the running transaction first changed it (null: it did not exist). */
+  private journal?: Map<string, Map<number, Rec | null>>;
 
   define(def: ModelDef): void {
     const fields: Record<string, FieldDef> = {
@@ -155,21 +161,68 @@ export class Store {
     );
   }
 
-  /** Runs `fn` as one transaction: any error restores every table, as Odoo rolls back the request's cursor. */
+  /**
+   * Runs `fn` as one transaction: any error restores every record it changed, as Odoo rolls back the request's
+   * cursor. Changes are journaled copy-on-write (see `touch`), so a call costs what it changes, not the store's size.
+   */
   transaction<T>(fn: () => T): T {
-    const snapshot = structuredClone({ tables: this.tables, nextIds: this.nextIds, sequences: this.sequences });
+    if (this.journal) return fn();
+    const journal = new Map<string, Map<number, Rec | null>>();
+    const nextIds = new Map(this.nextIds);
+    const sequences = new Map(this.sequences);
+    this.journal = journal;
     try {
       return fn();
     } catch (err) {
-      for (const [name, table] of this.tables) {
+      for (const [model, recs] of journal) {
+        const table = this.tables.get(model)!;
+        for (const [id, before] of recs) {
+          if (before) table.set(id, before);
+          else table.delete(id);
+        }
+        // Records were inserted in id order; a restored record must take its place again, not go last.
+        const restored = [...table.values()].sort((a, b) => a.id - b.id);
         table.clear();
-        for (const [id, rec] of snapshot.tables.get(name)!) table.set(id, rec);
+        for (const rec of restored) table.set(rec.id, rec);
       }
-      for (const [k, v] of snapshot.nextIds) this.nextIds.set(k, v);
+      for (const [k, v] of nextIds) this.nextIds.set(k, v);
       this.sequences.clear();
-      for (const [k, v] of snapshot.sequences) this.sequences.set(k, v);
+      for (const [k, v] of sequences) this.sequences.set(k, v);
       throw err;
+    } finally {
+      this.journal = undefined;
     }
+  }
+
+  /**
+   * Journals a record before it changes, once per transaction (a shallow copy is a snapshot: field values are
+   * scalars or id lists that are replaced, never changed in place). Every change to a stored field outside
+   * `create`/`write`/`unlink` (model methods changing `state`, say) must call this first; derived fields that
+   * `compute` sets need not, as they are recomputed on every read.
+   */
+  touch(model: string, rec: Rec): Rec {
+    if (!this.journal) return rec;
+    let recs = this.journal.get(model);
+    if (!recs) this.journal.set(model, (recs = new Map()));
+    if (!recs.has(rec.id)) {
+      const stored = this.tables.get(model)!.get(rec.id);
+      recs.set(rec.id, stored ? { ...stored } : null);
+    }
+    return rec;
+  }
+
+  /** Runs a method as one transaction; the read-only ORM methods need no snapshot, as they change nothing. */
+  callInTransaction(
+    model: string,
+    method: string,
+    ids: number[] | undefined,
+    args: Record<string, unknown>,
+    ctx: Ctx,
+  ): unknown {
+    if (READ_ONLY_METHODS.has(method) && !this.model(model).methods?.[method]) {
+      return this.call(model, method, ids, args, ctx);
+    }
+    return this.transaction(() => this.call(model, method, ids, args, ctx));
   }
 
   /** Runs a method with named arguments (JSON-2 shape). */
@@ -260,7 +313,14 @@ export class Store {
 
   search(model: string, domain: unknown[], offset = 0, limit?: number, order?: string): number[] {
     const def = this.model(model);
-    const recs = this.all(model).filter((r) => this.matches(model, r, domain));
+    // When the domain reads no derived field, filter the stored records first and recompute only the hits: a
+    // search then costs one pass, not one recompute (itself a scan of related tables) per record.
+    const stored = !def.compute || (def.computed && !def.computed.some((f) => domainMentions(domain, f)));
+    const recs = stored
+      ? this.raw(model)
+          .filter((r) => this.matches(model, r, domain))
+          .map((r) => this.materialize(model, r))
+      : this.all(model).filter((r) => this.matches(model, r, domain));
     const activeField = def.fields.active;
     const visible = activeField && !domainMentions(domain, 'active') ? recs.filter((r) => r.active !== false) : recs;
     sortRecords(visible, order ?? def.order ?? 'id');
@@ -336,6 +396,7 @@ export class Store {
       }
     }
     this.nextIds.set(model, id + 1);
+    this.touch(model, rec);
     this.table(model).set(id, rec);
     try {
       for (const [k, v] of x2many) this.applyX2many(model, rec, k, v, ctx);
@@ -352,6 +413,7 @@ export class Store {
     const def = this.model(model);
     const recs = this.browse(model, ids);
     for (const rec of recs) {
+      this.touch(model, rec);
       const before = { ...rec };
       for (const [k, v] of Object.entries(vals)) {
         const fd = def.fields[k];
@@ -380,8 +442,14 @@ export class Store {
     const def = this.model(model);
     for (const fd of Object.values(def.fields)) {
       if (fd.type === 'one2many')
-        for (const cid of this.o2mIds({ ...fd, domain: undefined }, id)) this.table(fd.relation!).delete(cid);
+        for (const cid of this.o2mIds({ ...fd, domain: undefined }, id)) this.remove(fd.relation!, cid);
     }
+    this.remove(model, id);
+  }
+
+  private remove(model: string, id: number): void {
+    const rec = this.table(model).get(id);
+    if (rec) this.touch(model, rec);
     this.table(model).delete(id);
   }
 
