@@ -39,6 +39,8 @@ export interface FlowStatus {
   flow: string;
   businessKey: string;
   stage: string;
+  /** The step running now (or the last one run): finer than the stage, which groups steps for the ops filters. */
+  step: string | null;
   stepsDone: string[];
   compensationsRun: string[];
   compensationsFailed: SagaState['compensationsFailed'];

@@ -37,6 +37,8 @@ export interface FlowOptions {
   amountMinor?: number;
   /** The workflow input, stored (scrubbed) with any dead letter. */
   input: unknown;
+  /** The stage the run starts in (`started` unless the flow names its first stage up front). */
+  initialStage?: string;
   /** How long a parked step waits for `retry` or `discard` before the run fails (its dead letter stays open). */
   maxParkWait: Duration;
 }
@@ -64,7 +66,8 @@ export class Flow {
     this.status = {
       flow: opts.flow,
       businessKey: opts.businessKey,
-      stage: 'started',
+      stage: opts.initialStage ?? 'started',
+      step: null,
       stepsDone: this.saga.state.stepsDone,
       compensationsRun: this.saga.state.compensationsRun,
       compensationsFailed: this.saga.state.compensationsFailed,
@@ -121,7 +124,7 @@ export class Flow {
     upsertSearchAttributes([
       { key: SA.flow, value: opts.flow },
       { key: SA.businessKey, value: opts.businessKey },
-      { key: SA.stage, value: 'started' },
+      { key: SA.stage, value: this.status.stage },
       { key: SA.needsAttention, value: false },
       ...(opts.source ? [{ key: SA.source, value: opts.source }] : []),
       ...(opts.erp ? [{ key: SA.erp, value: opts.erp }] : []),
@@ -189,6 +192,7 @@ export class Flow {
     undo?: () => Promise<unknown>,
   ): Promise<T> {
     if (undo) this.saga.addCompensation(name, undo);
+    this.status.step = name;
     let current = input;
     for (;;) {
       try {

@@ -1,14 +1,26 @@
-import { condition, setHandler } from '@temporalio/workflow';
+import { condition, patched, setHandler } from '@temporalio/workflow';
 import type { Order, OrderInput } from '../src/domain/orders';
-import { connectorProxies, local } from './activity-proxies';
+import { connectorProxies, inline, local } from './activity-proxies';
 import { cancelSignal, fulfilledSignal } from './definitions';
 import { Flow } from './flow';
 
 type ErpActivities = ReturnType<typeof connectorProxies>['erpActs'];
 
+/**
+ * Runs started after this patch validate in a local activity and move LbStage only between business stages
+ * (ordering, authorizing, awaiting-fulfilment, capturing, posting): each search-attribute change costs the server a
+ * history event and a visibility write, and the status query still names the running step. Older runs keep their
+ * per-step stages and their validate activity, so their histories replay unchanged.
+ */
+export const LEAN_STAGES_PATCH = 'order-to-cash-lean-stages';
+
+/** Moves the run to a stage: `perStep` on runs started before LEAN_STAGES_PATCH, `business` (if any) on newer ones. */
+type StageFn = (perStep: string, business?: string) => void;
+
 /** A POS sale captured at the terminal: the money has moved, so the ERP side is recovered forward. */
 async function preCaptured(
   flow: Flow,
+  stage: StageFn,
   erpActs: ErpActivities,
   order: Order,
   customerErpId: string,
@@ -18,11 +30,20 @@ async function preCaptured(
   flow.pivot();
   flow.setAmount('captured', order.totalMinor);
   const erp = order.erp;
-  flow.stage('invoicing');
+  stage('invoicing', 'posting');
   const invoice = await flow.step('createInvoice', { erp, order, customerErpId, salesOrderErpId }, (i) =>
     erpActs.createInvoice(i),
   );
-  await posting(flow, erpActs, order, customerErpId, invoice.erpId, transactionId, order.payment.brand ?? null);
+  await posting(
+    flow,
+    (perStep) => stage(perStep), // newer runs are in `posting` already
+    erpActs,
+    order,
+    customerErpId,
+    invoice.erpId,
+    transactionId,
+    order.payment.brand ?? null,
+  );
   return {
     outcome: 'completed',
     salesOrderErpId,
@@ -36,6 +57,7 @@ async function preCaptured(
 /** After the pivot: post the invoice, apply the payment, adjust inventory; each parks on failure, none compensates. */
 async function posting(
   flow: Flow,
+  stage: StageFn,
   erpActs: ErpActivities,
   order: Order,
   customerErpId: string,
@@ -44,14 +66,14 @@ async function posting(
   brand: string | null,
 ): Promise<void> {
   const erp = order.erp;
-  flow.stage('posting');
+  stage('posting', 'posting');
   await flow.step('postInvoice', { erp, invoiceErpId }, (i) => erpActs.postInvoice(i));
   await flow.step(
     'applyPayment',
     { erp, order, invoiceErpId, customerErpId, transactionId, brand, mappingVersion: flow.mappingVersion },
     (i) => erpActs.applyPayment({ ...i, mappingVersion: flow.mappingVersion ?? i.mappingVersion }),
   );
-  flow.stage('inventory');
+  stage('inventory');
   await flow.step('adjustInventory', { erp, order }, (i) => erpActs.adjustInventory(i));
   flow.status.outcome = 'completed';
 }
@@ -67,7 +89,9 @@ export interface OrderResult {
 
 /** Order-to-cash: customer, sales order, authorization, fulfilment, capture (pivot), invoice, payment, inventory. */
 export async function orderToCash(input: OrderInput): Promise<OrderResult> {
+  const lean = patched(LEAN_STAGES_PATCH);
   const flow = new Flow({
+    initialStage: lean ? 'ordering' : undefined,
     flow: 'order',
     businessKey: input.orderId,
     source: input.source,
@@ -83,18 +107,24 @@ export async function orderToCash(input: OrderInput): Promise<OrderResult> {
   setHandler(fulfilledSignal, () => void (fulfilled = true));
   setHandler(cancelSignal, (c) => void (cancelled = c?.reason ?? 'cancelled'));
   flow.setAmount('total', input.totalMinor);
+  const stage: StageFn = (perStep, business) => {
+    if (!lean) flow.stage(perStep);
+    else if (business) flow.stage(business);
+  };
 
   return flow.run(async () => {
-    flow.stage('validating');
-    const order: Order = await flow.step('validate', input, (i) => local.validateOrder(i));
+    stage('validating');
+    const order: Order = await flow.step('validate', input, (i) =>
+      lean ? inline.validateOrder(i) : local.validateOrder(i),
+    );
     const erp = order.erp;
 
-    flow.stage('customer');
+    stage('customer');
     const customer = await flow.step('upsertCustomer', { erp, source: order.source, customer: order.customer }, (i) =>
       erpActs.upsertCustomer(i),
     );
 
-    flow.stage('sales-order');
+    stage('sales-order');
     const so = await flow.step(
       'createSalesOrder',
       { erp, order, customerErpId: customer.erpId },
@@ -103,10 +133,18 @@ export async function orderToCash(input: OrderInput): Promise<OrderResult> {
     );
 
     if (order.payment.capturedTransactionId) {
-      return await preCaptured(flow, erpActs, order, customer.erpId, so.erpId, order.payment.capturedTransactionId);
+      return await preCaptured(
+        flow,
+        stage,
+        erpActs,
+        order,
+        customer.erpId,
+        so.erpId,
+        order.payment.capturedTransactionId,
+      );
     }
 
-    flow.stage('authorizing');
+    stage('authorizing', 'authorizing');
     const auth = await flow.step(
       'authorize',
       { order },
@@ -119,7 +157,7 @@ export async function orderToCash(input: OrderInput): Promise<OrderResult> {
     }
     flow.setAmount('authorized', auth.amountMinor);
 
-    flow.stage('awaiting-fulfilment');
+    stage('awaiting-fulfilment', 'awaiting-fulfilment');
     const decided = await condition(() => fulfilled || cancelled !== undefined, order.fulfilmentTimeout);
     if (!decided || cancelled !== undefined) {
       const outcome = decided ? 'cancelled' : 'expired';
@@ -128,7 +166,7 @@ export async function orderToCash(input: OrderInput): Promise<OrderResult> {
     }
 
     // The invoice is drafted before the capture, so an invoice the ERP rejects never leaves money captured.
-    flow.stage('invoicing');
+    stage('invoicing', 'capturing');
     const invoice = await flow.step(
       'createInvoice',
       { erp, order, customerErpId: customer.erpId, salesOrderErpId: so.erpId },
@@ -136,7 +174,7 @@ export async function orderToCash(input: OrderInput): Promise<OrderResult> {
       () => erpActs.reverseInvoice({ erp }),
     );
 
-    flow.stage('capturing');
+    stage('capturing');
     const capture = await flow.step(
       'capture',
       { transactionId: auth.transactionId, amountMinor: order.totalMinor },
@@ -145,7 +183,7 @@ export async function orderToCash(input: OrderInput): Promise<OrderResult> {
     flow.pivot();
     flow.setAmount('captured', capture.amountMinor);
 
-    await posting(flow, erpActs, order, customer.erpId, invoice.erpId, auth.transactionId, auth.brand);
+    await posting(flow, stage, erpActs, order, customer.erpId, invoice.erpId, auth.transactionId, auth.brand);
     return {
       outcome: 'completed',
       salesOrderErpId: so.erpId,

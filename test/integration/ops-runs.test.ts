@@ -156,7 +156,7 @@ describe('runs', () => {
       flow: 'order',
       source,
       erp: 'odoo',
-      stage: 'validating',
+      stage: 'ordering',
       needsAttention: true,
       status: 'Running',
     });

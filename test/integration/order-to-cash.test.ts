@@ -157,10 +157,13 @@ describe('customer dedup under concurrency (p21: the ERP itself cannot refuse a 
         email: `pooled.${tag}.${i}@example.org`,
       }));
       const calls = customers.flatMap((customer, i) =>
-        [0, 1].map((k) =>
-          new MockActivityEnvironment({
-            workflowExecution: { workflowId: `order:pool:${tag}-${i}-${k}`, runId: 'mock-run' },
-          } as never).run(acts.upsertCustomer, { erp: 'p21' as const, source: 'pool', customer }),
+        [0, 1].map(
+          (k) =>
+            new MockActivityEnvironment({
+              workflowExecution: { workflowId: `order:pool:${tag}-${i}-${k}`, runId: 'mock-run' },
+            } as never).run(acts.upsertCustomer, { erp: 'p21' as const, source: 'pool', customer }) as ReturnType<
+              typeof acts.upsertCustomer
+            >,
         ),
       );
       const results = await Promise.all(calls);
@@ -231,14 +234,14 @@ describe('orderToCash outcomes and faults (odoo)', () => {
         paths: ['account.move/create'],
       });
       await h.signal('fulfilled', {});
-      const parked = (await waitForStage(h, 'invoicing')) as Record<string, unknown>;
+      const parked = (await waitForStage(h, 'capturing')) as Record<string, unknown>;
       const deadline = Date.now() + 30_000;
       let status = parked;
       while (!status.needsAttention && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 100));
         status = (await h.query('status')) as Record<string, unknown>;
       }
-      expect(status).toMatchObject({ needsAttention: true, parkedStep: 'createInvoice' });
+      expect(status).toMatchObject({ needsAttention: true, parkedStep: 'createInvoice', step: 'createInvoice' });
       const dl = await t.db('dead_letters').where({ id: status.deadLetterId }).first();
       expect(dl).toMatchObject({ flow: 'order', workflow_id: workflowId, step: 'createInvoice', status: 'open' });
       expect(JSON.stringify(dl.input)).not.toMatch(/\d{13,19}/);

@@ -191,6 +191,7 @@ export class OdooConnector implements ErpConnector {
   private readonly taxSku: string;
   private readonly companyCurrency: string;
   private readonly cache = new Map<string, Promise<number>>();
+  private readonly products = new Map<string, number>();
   private readonly journalCodes = new Map<number, Promise<string>>();
 
   constructor(opts: OdooConnectorOptions) {
@@ -346,9 +347,10 @@ export class OdooConnector implements ErpConnector {
   async createSalesOrder(o: ErpSalesOrderInput, ctx: WriteContext): Promise<ErpDocRef> {
     checkDocument(CONNECTOR, o);
     const partnerId = parseId(o.customerErpId, 'customerErpId');
-    const complete = async (id: number) => {
-      const [row] = await this.readSales([id]);
-      if (row.state === 'draft' || row.state === 'sent')
+    /** Confirms the order unless it is confirmed already (`state` undefined: just created, so a draft). */
+    const complete = async (id: number, state?: string) => {
+      const current = state ?? (await this.readSales([id]))[0].state;
+      if (current === 'draft' || current === 'sent')
         await this.t.call('sale.order', 'action_confirm', { ids: [id] }, z.unknown());
       return this.saleRef((await this.readSales([id]))[0]);
     };
@@ -372,7 +374,7 @@ export class OdooConnector implements ErpConnector {
         };
         const [id] = await this.t.call('sale.order', 'create', { vals_list: [vals] }, createdIds);
         await this.bindXmlid('sale.order', 'so', o.ref, id);
-        return complete(id);
+        return complete(id, 'draft');
       },
     });
   }
@@ -557,18 +559,21 @@ export class OdooConnector implements ErpConnector {
     );
   }
 
+  /** Product ids by SKU, cached per process like every other lookup (a product's id never changes). */
   private async productIds(skus: string[]): Promise<Map<string, number>> {
-    const rows = await this.searchRead(
-      'product.product',
-      [['default_code', 'in', skus]],
-      ['default_code'],
-      z.object({ id: z.number(), default_code: text }),
-    );
-    const map = new Map<string, number>();
-    for (const r of rows) if (r.default_code) map.set(r.default_code, r.id);
-    const missing = skus.filter((s) => !map.has(s));
+    const uncached = skus.filter((s) => !this.products.has(s));
+    if (uncached.length) {
+      const rows = await this.searchRead(
+        'product.product',
+        [['default_code', 'in', uncached]],
+        ['default_code'],
+        z.object({ id: z.number(), default_code: text }),
+      );
+      for (const r of rows) if (r.default_code) this.products.set(r.default_code, r.id);
+    }
+    const missing = skus.filter((s) => !this.products.has(s));
     if (missing.length) throw invalid(`unknown product SKU(s) in Odoo: ${missing.join(', ')}`, 'sku');
-    return map;
+    return new Map(skus.map((s) => [s, this.products.get(s)!]));
   }
 
   // ---------------------------------------------------------------- payments
@@ -576,9 +581,10 @@ export class OdooConnector implements ErpConnector {
   async applyPayment(p: ErpPaymentInput, ctx: WriteContext): Promise<ErpDocRef> {
     checkPayment(CONNECTOR, p);
     const invoiceId = parseId(p.invoiceErpId, 'invoiceErpId');
-    const complete = async (id: number) => {
-      const [row] = await this.readPayments([id]);
-      if (p.processorRef && row.payment_reference !== p.processorRef) {
+    /** Sets the processor reference on the payment unless it carries it already (`reference`: as just created). */
+    const complete = async (id: number, reference?: string | null) => {
+      const current = reference !== undefined ? reference : (await this.readPayments([id]))[0].payment_reference;
+      if (p.processorRef && current !== p.processorRef) {
         await this.t.call(
           'account.payment',
           'write',
@@ -620,7 +626,7 @@ export class OdooConnector implements ErpConnector {
           z.object({ res_id: z.number().int() }).loose(),
         );
         await this.bindXmlid('account.payment', 'pay', p.ref, action.res_id);
-        return complete(action.res_id);
+        return complete(action.res_id, null);
       },
     });
   }
@@ -852,8 +858,6 @@ export class OdooConnector implements ErpConnector {
       request: a,
       findRemote: findMove,
       write: async () => {
-        const applied = await findMove();
-        if (applied) return applied;
         await this.applyDelta(a, moveName);
         return (await findMove()) ?? { externalId: null, result: { moveId: null } };
       },
@@ -861,16 +865,20 @@ export class OdooConnector implements ErpConnector {
   }
 
   private async applyDelta(a: InventoryAdjustment, moveName: string): Promise<void> {
-    const [productId] = [...(await this.productIds([a.sku])).values()];
-    const [wh] = await this.searchRead(
-      'stock.warehouse',
-      [['code', '=', a.location]],
-      ['lot_stock_id'],
-      z.object({ id: z.number(), lot_stock_id: m2o }),
-    );
-    if (!wh || wh.lot_stock_id === false)
-      throw failure('NotFound', `odoo: no warehouse with code ${a.location}`, { connector: CONNECTOR });
-    const locationId = wh.lot_stock_id[0];
+    const [[productId], locationId] = await Promise.all([
+      this.productIds([a.sku]).then((m) => [...m.values()]),
+      this.cached(`stock-location:${a.location}`, async () => {
+        const [wh] = await this.searchRead(
+          'stock.warehouse',
+          [['code', '=', a.location]],
+          ['lot_stock_id'],
+          z.object({ id: z.number(), lot_stock_id: m2o }),
+        );
+        if (!wh || wh.lot_stock_id === false)
+          throw failure('NotFound', `odoo: no warehouse with code ${a.location}`, { connector: CONNECTOR });
+        return wh.lot_stock_id[0];
+      }),
+    ]);
     const quants = await this.searchRead(
       'stock.quant',
       [
@@ -987,13 +995,18 @@ export class OdooConnector implements ErpConnector {
 
   /** The id of the one record matching `domain`, cached per process; ValidationError when Odoo has none. */
   private lookupId(model: string, domain: unknown[], what: string): Promise<number> {
-    const key = `${model}:${JSON.stringify(domain)}`;
+    return this.cached(`${model}:${JSON.stringify(domain)}`, async () => {
+      const ids = await this.t.call(model, 'search', { domain, limit: 1 }, idList);
+      if (!ids.length) throw invalid(`no ${what} in Odoo`);
+      return ids[0];
+    });
+  }
+
+  /** One lookup per key and process; a failed lookup is forgotten, so the next call asks again. */
+  private cached(key: string, fetch: () => Promise<number>): Promise<number> {
     let hit = this.cache.get(key);
     if (!hit) {
-      hit = this.t.call(model, 'search', { domain, limit: 1 }, idList).then((ids) => {
-        if (!ids.length) throw invalid(`no ${what} in Odoo`);
-        return ids[0];
-      });
+      hit = fetch();
       hit.catch(() => this.cache.delete(key));
       this.cache.set(key, hit);
     }
