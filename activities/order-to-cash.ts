@@ -35,19 +35,29 @@ function paymentResult(tx: GpTransaction): PaymentResult {
   };
 }
 
-/** Records a cross-reference between a business key and an external document (the external_id pattern). */
-export async function link(
-  db: Db | Knex.Transaction,
-  entity: string,
-  source: string,
-  sourceId: string,
-  target: string,
-  targetId: string,
-) {
+/** A cross-reference between a business key and an external document (the external_id pattern). */
+export interface Link {
+  entity: string;
+  source: string;
+  sourceId: string;
+  target: string;
+  targetId: string;
+}
+
+/** Records cross-references, all in one statement; a link that exists is pointed at the new target id. */
+export async function link(db: Db | Knex.Transaction, ...links: Link[]) {
   await db('id_links')
-    .insert({ entity, source_system: source, source_id: sourceId, target_system: target, target_id: targetId })
+    .insert(
+      links.map((l) => ({
+        entity: l.entity,
+        source_system: l.source,
+        source_id: l.sourceId,
+        target_system: l.target,
+        target_id: l.targetId,
+      })),
+    )
     .onConflict(['entity', 'source_system', 'source_id', 'target_system'])
-    .merge({ target_id: targetId, updated_at: db.fn.now() });
+    .merge({ target_id: db.raw('excluded.target_id'), updated_at: db.fn.now() });
 }
 
 /** ERP document lines: the order lines plus shipping as a service line, so the document total is the order total. */
@@ -111,7 +121,13 @@ export function createOrderToCashActivities(deps: ActivityDeps) {
               erpId: (await conn.upsertCustomer(c, writeContext(currentWorkflowId(), 'customer'))).erpId,
               matchedBy: 'created',
             };
-        await link(db, 'customer', a.source, c.externalRef, a.erp, erpId);
+        await link(db, {
+          entity: 'customer',
+          source: a.source,
+          sourceId: c.externalRef,
+          target: a.erp,
+          targetId: erpId,
+        });
         return { erpId, matchedBy };
       });
     },
@@ -132,8 +148,11 @@ export function createOrderToCashActivities(deps: ActivityDeps) {
         },
         writeContext(workflowId, 'sales-order'),
       );
-      await link(db, 'order', o.source, o.orderId, `${a.erp}:sales-order`, doc.erpId);
-      await link(db, 'order-customer', o.source, o.orderId, a.erp, a.customerErpId);
+      await link(
+        db,
+        { entity: 'order', source: o.source, sourceId: o.orderId, target: `${a.erp}:sales-order`, targetId: doc.erpId },
+        { entity: 'order-customer', source: o.source, sourceId: o.orderId, target: a.erp, targetId: a.customerErpId },
+      );
       return doc;
     },
 
@@ -173,7 +192,14 @@ export function createOrderToCashActivities(deps: ActivityDeps) {
         },
       });
       if (!res.result.declined) {
-        await link(db, 'order', a.order.source, a.order.orderId, 'heartland', res.result.transactionId);
+        const o = a.order;
+        await link(db, {
+          entity: 'order',
+          source: o.source,
+          sourceId: o.orderId,
+          target: 'heartland',
+          targetId: res.result.transactionId,
+        });
       }
       return res.result;
     },
@@ -240,10 +266,14 @@ export function createOrderToCashActivities(deps: ActivityDeps) {
         },
         writeContext(workflowId, 'invoice'),
       );
-      await link(db, 'order', o.source, o.orderId, `${a.erp}:invoice`, doc.erpId);
-      if (o.payment.capturedTransactionId) {
-        await link(db, 'order', o.source, o.orderId, 'heartland', o.payment.capturedTransactionId);
-      }
+      const orderLink = { entity: 'order', source: o.source, sourceId: o.orderId };
+      await link(
+        db,
+        { ...orderLink, target: `${a.erp}:invoice`, targetId: doc.erpId },
+        ...(o.payment.capturedTransactionId
+          ? [{ ...orderLink, target: 'heartland', targetId: o.payment.capturedTransactionId }]
+          : []),
+      );
       return doc;
     },
 

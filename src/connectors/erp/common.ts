@@ -324,12 +324,19 @@ export async function writeOnce<R>(w: WriteOnce<R>): Promise<R> {
 
 /**
  * Creates a record once: `find` looks it up by our ref on a retry and again right before creating, so neither a
- * retry nor a crash between the remote write and our own record creates it twice.
+ * retry nor a crash between the remote write and our own record creates it twice. `precheck`, when given, stands in
+ * for `find` right before creating: a cheaper look-up (one call where `find` takes several) that still refuses a
+ * second record for the same ref under another key.
  */
 export function createOnce<R extends { erpId: string }>(
-  w: Omit<WriteOnce<R>, 'findRemote' | 'write'> & { find: () => Promise<R | null>; create: () => Promise<R> },
+  w: Omit<WriteOnce<R>, 'findRemote' | 'write'> & {
+    find: () => Promise<R | null>;
+    precheck?: () => Promise<R | null>;
+    create: () => Promise<R>;
+  },
 ): Promise<R> {
-  return writeOnce({ ...w, findRemote: w.find, write: async () => (await w.find()) ?? (await w.create()) });
+  const before = w.precheck ?? w.find;
+  return writeOnce({ ...w, findRemote: w.find, write: async () => (await before()) ?? (await w.create()) });
 }
 
 /**

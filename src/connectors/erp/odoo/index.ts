@@ -356,10 +356,7 @@ export class OdooConnector implements ErpConnector {
     };
     return createOnce({
       ...this.ops.write(ctx, 'createSalesOrder', o),
-      find: async () => {
-        const id = await this.findByRef('sale.order', 'so', o.ref, [['client_order_ref', '=', o.ref]]);
-        return id ? complete(id) : null;
-      },
+      ...this.refLookups('sale.order', 'so', o.ref, [['client_order_ref', '=', o.ref]], (id) => complete(id)),
       create: async () => {
         const [pricelistId, lines] = await Promise.all([
           this.lookupId('product.pricelist', [['currency_id.name', '=', o.currency]], `pricelist in ${o.currency}`),
@@ -457,13 +454,16 @@ export class OdooConnector implements ErpConnector {
     const partnerId = parseId(d.customerErpId, 'customerErpId');
     return createOnce({
       ...this.ops.write(ctx, operation, d),
-      find: async () => {
-        const id = await this.findByRef('account.move', kind, d.ref, [
+      ...this.refLookups(
+        'account.move',
+        kind,
+        d.ref,
+        [
           ['move_type', '=', moveType],
           ['ref', '=', d.ref],
-        ]);
-        return id ? this.moveRef(id) : null;
-      },
+        ],
+        (id) => this.moveRef(id),
+      ),
       create: async () => {
         const [currencyId, lines, more] = await Promise.all([
           this.currencyId(d.currency),
@@ -596,10 +596,7 @@ export class OdooConnector implements ErpConnector {
     };
     return createOnce({
       ...this.ops.write(ctx, 'applyPayment', p),
-      find: async () => {
-        const id = await this.findByRef('account.payment', 'pay', p.ref, [['memo', '=', p.ref]]);
-        return id ? complete(id) : null;
-      },
+      ...this.refLookups('account.payment', 'pay', p.ref, [['memo', '=', p.ref]], (id) => complete(id)),
       create: async () => {
         const [journalId, currencyId] = await Promise.all([
           this.journalId(methodCode(this.journals, p.method, 'BANK')),
@@ -978,6 +975,28 @@ export class OdooConnector implements ErpConnector {
     if (!hit) await this.bindXmlid(model, kind, ref, ids[0]);
     else await this.t.call('ir.model.data', 'write', { ids: [hit.id], vals: { res_id: ids[0] } }, z.boolean());
     return ids[0];
+  }
+
+  /**
+   * createOnce's look-ups of a record by our ref: `find` by external id and by field (several calls, for retries), and
+   * `precheck` by field alone (one call, before a first create), which falls back to `find` when it hits.
+   */
+  private refLookups<R>(
+    model: string,
+    kind: string,
+    ref: string,
+    domain: unknown[],
+    found: (id: number) => Promise<R>,
+  ) {
+    const find = async () => {
+      const id = await this.findByRef(model, kind, ref, domain);
+      return id ? found(id) : null;
+    };
+    const precheck = async () => {
+      const ids = await this.t.call(model, 'search', { domain, limit: 1 }, idList);
+      return ids.length ? find() : null;
+    };
+    return { find, precheck };
   }
 
   private async bindXmlid(model: string, kind: string, ref: string, resId: number): Promise<void> {
