@@ -174,9 +174,9 @@ describe('payload encryption', () => {
     expect(Buffer.from(decoded.metadata.encoding, 'base64').toString()).toBe('json/plain');
     expect(JSON.parse(Buffer.from(decoded.data, 'base64').toString())).toEqual(encrypted.input);
 
-    // Activity inputs in the history open too (validateOrder was scheduled with the order).
+    // Activity inputs in the history open too (the dead letter was recorded with the parked step's input).
     const scheduled = encrypted.history.events!.find(
-      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'validateOrder',
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'recordDeadLetter',
     )!;
     const act = await codecCall(
       'decode',
