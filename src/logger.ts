@@ -34,10 +34,12 @@ function errorReplacer(_key: string, value: unknown): unknown {
 export function createLogger(
   opts: { level?: string; name?: string; destination?: pino.DestinationStream } = {},
 ): Logger {
+  const level = opts.level ?? process.env.LOG_LEVEL ?? 'info';
+  const capture = opts.destination ? undefined : captured(level);
   return pino(
     {
       name: opts.name ?? 'ledgerbridge',
-      level: opts.level ?? process.env.LOG_LEVEL ?? 'info',
+      level: capture?.level ?? level,
       redact: { paths: REDACT, censor: '<redacted>' },
       hooks: {
         logMethod(args, method) {
@@ -56,8 +58,27 @@ export function createLogger(
         },
       },
     },
-    opts.destination,
+    opts.destination ?? capture?.stream,
   );
+}
+
+let captureFile: pino.DestinationStream | undefined;
+
+/**
+ * With LB_LOG_CAPTURE set (the test suite sets it), every logger also writes info and above to that file, even one
+ * asked to be silent, so the suite's card-data audit reads back everything that would have been logged.
+ */
+function captured(level: string): { level: string; stream: pino.DestinationStream } | undefined {
+  const file = process.env.LB_LOG_CAPTURE;
+  if (!file) return undefined;
+  captureFile ??= pino.destination({ dest: file, append: true, sync: true });
+  if (level === 'silent') return { level: 'info', stream: captureFile };
+  const streams = [
+    { level: level as pino.Level, stream: pino.destination(1) },
+    { level: 'info' as pino.Level, stream: captureFile },
+  ];
+  const lowest = pino.levels.values[level] < pino.levels.values.info ? level : 'info';
+  return { level: lowest, stream: pino.multistream(streams) };
 }
 
 export const logger = createLogger();

@@ -4,8 +4,12 @@
  * Pure functions, safe in workflows.
  */
 
-/** Runs of 13 to 19 digits, optionally separated by single spaces or dashes (as people type card numbers). */
-const PAN_CANDIDATE = /(?<![\d])(?:\d[ -]?){12,18}\d(?![\d])/g;
+/**
+ * Runs of 13 to 19 digits, optionally separated by single spaces or dashes (as people type card numbers), that stand
+ * on their own: digits inside a longer token (a hex hash, a UUID, an id like `wc2-1796237061518`) are not a card
+ * number, and masking them would corrupt the id.
+ */
+const PAN_CANDIDATE = /(?<![A-Za-z0-9]-?)(?:\d[ -]?){12,18}\d(?!-?[A-Za-z0-9])/g;
 /** Magnetic-stripe track 1 / track 2 shapes. */
 const TRACK = /%B\d{13,19}\^[^?]{0,80}\?|;\d{13,19}=\d{4,}[^?]{0,40}\?/g;
 const SENSITIVE_KEYS =
@@ -36,10 +40,16 @@ export function maskPan(digits: string): string {
   return `${'*'.repeat(Math.max(0, d.length - 4))}${d.slice(-4)}`;
 }
 
-/** True when the text holds a Luhn-valid run of 13 to 19 digits (with or without separators). */
+/** Every PAN (masked, so the answer is safe to print) and track-data block found in the text. */
+export function findCardData(text: string): string[] {
+  const found: string[] = [];
+  for (const m of text.matchAll(PAN_CANDIDATE)) if (isPan(m[0].replace(/[ -]/g, ''))) found.push(maskPan(m[0]));
+  return found.concat((text.match(TRACK) ?? []).map(() => '[track data]'));
+}
+
+/** True when the text holds a Luhn-valid run of 13 to 19 digits (with or without separators) or track data. */
 export function containsPan(text: string): boolean {
-  for (const m of text.matchAll(PAN_CANDIDATE)) if (isPan(m[0].replace(/[ -]/g, ''))) return true;
-  return TRACK.test(text) ? ((TRACK.lastIndex = 0), true) : false;
+  return findCardData(text).length > 0;
 }
 
 /** Masks every PAN-like run and track-data block in a string. */

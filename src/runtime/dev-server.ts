@@ -18,6 +18,8 @@ export interface DevServerOptions {
   uiPort: number;
   headless?: boolean;
   namespace?: string;
+  /** More namespaces to create at launch (the test suite keeps its card-data audit's probe apart in one). */
+  extraNamespaces?: string[];
   /** `normal` survives a process crash; `off` is for tests and benchmarks only. */
   synchronous?: 'normal' | 'off' | 'full';
   logFile?: string;
@@ -44,6 +46,7 @@ export function devServerArgs(o: DevServerOptions): string[] {
     '--sqlite-pragma',
     `synchronous=${o.synchronous ?? 'normal'}`,
   ];
+  for (const ns of o.extraNamespaces ?? []) args.push('--namespace', ns);
   if (o.headless) args.push('--headless');
   else args.push('--ui-port', String(o.uiPort));
   for (const sa of SEARCH_ATTRIBUTE_ARGS) args.push('--search-attribute', sa);

@@ -149,7 +149,8 @@ async function main(): Promise<void> {
 
     const client = await connectClient(temporal.address, cfg);
     const metrics = createMetrics();
-    const gatewayCfg = { ...cfg, ...loadConfig({ ...sandboxEnv, ...process.env }) };
+    // Read again now that the simulators' URLs and webhook secrets are known.
+    const gatewayCfg = loadConfig({ ...sandboxEnv, ...process.env });
     const app = createApp({
       db: pg.db,
       temporal: client,

@@ -4,7 +4,7 @@ import express from 'express';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
 import { loadConfig } from '../../src/config';
-import { createDb, dropDatabase, ensureDatabase, migrate, withDatabase, type Db } from '../../src/db';
+import { createDb, migrate, type Db } from '../../src/db';
 import { Dispatcher } from '../../src/gateway/dispatcher';
 import {
   SANDBOX_WEBHOOK_SECRETS,
@@ -15,7 +15,7 @@ import {
 import { createLogger } from '../../src/logger';
 import { batchCloseEvent } from '../../src/sandbox/heartland-gp';
 import { sendGpWebhook } from '../../src/sandbox/heartland-gp/webhooks';
-import { testClient, testDatabaseUrl, testNativeConnection } from '../support/env';
+import { testClient, ownTestDatabase, testNativeConnection } from '../support/env';
 import { flowWorkers, testSandbox, type FlowWorkers, type TestSandbox } from '../support/sandbox';
 
 /**
@@ -38,8 +38,7 @@ let server: http.Server;
 let base: string;
 
 beforeAll(async () => {
-  dbUrl = withDatabase(testDatabaseUrl(), `lb_whf_${process.pid}_${Date.now().toString(36)}`);
-  await ensureDatabase(dbUrl);
+  dbUrl = await ownTestDatabase('whf');
   db = createDb(dbUrl, { poolMax: 15 });
   await migrate(db);
   client = await testClient();
@@ -58,7 +57,6 @@ afterAll(async () => {
   await connection?.close();
   await client?.connection.close();
   await db?.destroy();
-  await dropDatabase(dbUrl);
 });
 
 /** Runs fn with this test's workers polling and a dispatcher that routes to their task queues. */

@@ -8,7 +8,7 @@ import { Client, Connection } from '@temporalio/client';
 import { Registry } from 'prom-client';
 import { loadConfig } from '../../src/config';
 import { signGpWebhook } from '../../src/connectors/heartland/webhook-signature';
-import { createDb, dropDatabase, ensureDatabase, migrate, withDatabase, type Db } from '../../src/db';
+import { createDb, migrate, type Db } from '../../src/db';
 import { Dispatcher } from '../../src/gateway/dispatcher';
 import {
   SANDBOX_WEBHOOK_SECRETS,
@@ -20,7 +20,8 @@ import { createLogger } from '../../src/logger';
 import { startDevServer, type DevServer } from '../../src/runtime/dev-server';
 import { freePort } from '../../src/runtime/ports';
 import { ensureTemporalCli } from '../../src/runtime/temporal-cli';
-import { testDatabaseUrl } from '../support/env';
+import { ownTestDatabase } from '../support/env';
+import { auditHistories, emptyReport } from '../support/pan-audit';
 
 /**
  * Temporal goes away in the middle of a webhook load and comes back on the same state file and port: the gateway
@@ -52,8 +53,7 @@ beforeAll(async () => {
   temporal = await startDevServer(devOpts);
   client = new Client({ connection: await Connection.connect({ address: temporal.address }) });
 
-  dbUrl = withDatabase(testDatabaseUrl(), `lb_who_${process.pid}_${Date.now().toString(36)}`);
-  await ensureDatabase(dbUrl);
+  dbUrl = await ownTestDatabase('who');
   db = createDb(dbUrl, { poolMax: 10 });
   await migrate(db);
 
@@ -83,7 +83,6 @@ afterAll(async () => {
   await client?.connection.close();
   await temporal?.stop();
   await db?.destroy();
-  if (dbUrl) await dropDatabase(dbUrl);
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -282,4 +281,11 @@ test('a signal that arrives before its workflow is started waits for it; one tha
   expect((await db('webhook_inbox').where({ id: never.body.id }).first()).last_error).toBe(
     'no running workflow order:commerce:8000000002 to signal fulfilled',
   );
+});
+
+test('the histories this file left on its own dev server hold no card data', async () => {
+  const report = emptyReport();
+  await auditHistories(temporal!.address, 'default', report);
+  expect(report.scanned.workflows).toBeGreaterThan(0);
+  expect(report.findings).toEqual([]);
 });

@@ -9,7 +9,7 @@ import type { Client } from '@temporalio/client';
 import { loadConfig, type Config } from '../../src/config';
 import { signRetailWebhook } from '../../src/connectors/heartland/retail-webhook-signature';
 import { gpSignature, signGpWebhook } from '../../src/connectors/heartland/webhook-signature';
-import { createDb, dropDatabase, ensureDatabase, migrate, withDatabase, type Db } from '../../src/db';
+import { createDb, migrate, type Db } from '../../src/db';
 import { createApp } from '../../src/gateway/app';
 import { Dispatcher } from '../../src/gateway/dispatcher';
 import {
@@ -22,7 +22,7 @@ import {
 } from '../../src/gateway/webhooks';
 import { createLogger } from '../../src/logger';
 import { sendGpWebhook } from '../../src/sandbox/heartland-gp/webhooks';
-import { testClient, testDatabaseUrl, uniqueQueue } from '../support/env';
+import { testClient, ownTestDatabase, uniqueQueue } from '../support/env';
 
 const quiet = createLogger({ level: 'silent' });
 const config: Config = loadConfig({ LB_MODE: 'sandbox', LB_ERP: 'odoo', LOG_LEVEL: 'silent' });
@@ -38,8 +38,7 @@ let client: Client;
 const agent = new Agent({ connections: 16, pipelining: 1 });
 
 beforeAll(async () => {
-  dbUrl = withDatabase(testDatabaseUrl(), `lb_wh_${process.pid}_${Date.now().toString(36)}`);
-  await ensureDatabase(dbUrl);
+  dbUrl = await ownTestDatabase('wh');
   db = createDb(dbUrl, { poolMax: 10 });
   await migrate(db);
   registry = new Registry();
@@ -56,7 +55,6 @@ afterAll(async () => {
   await agent.close();
   await client?.connection.close();
   await db?.destroy();
-  await dropDatabase(dbUrl);
 });
 
 interface Answer {

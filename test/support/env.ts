@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
-import { createDb, type Db } from '../../src/db';
+import { createDb, ensureDatabase, withDatabase, type Db } from '../../src/db';
 
 function required(name: string): string {
   const v = process.env[name];
@@ -18,6 +18,17 @@ let bundle: { code: string } | undefined;
 export function workflowBundle(): { code: string } {
   bundle ??= { code: readFileSync(required('LB_TEST_WORKFLOW_BUNDLE'), 'utf8') };
   return bundle;
+}
+
+/**
+ * A database of its own for a test file that must count every row (the webhook inbox). It is named after the run's
+ * database, and globalTeardown audits it for card data and drops it with the rest, so tests do not drop it themselves.
+ */
+export async function ownTestDatabase(tag: string): Promise<string> {
+  const main = testDatabaseUrl();
+  const url = withDatabase(main, `${decodeURIComponent(new URL(main).pathname.slice(1))}_${tag}`);
+  await ensureDatabase(url);
+  return url;
 }
 
 export function testDb(poolMax = 5): Db {

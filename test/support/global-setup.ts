@@ -7,6 +7,7 @@ import { startEmbeddedPostgres } from '../../src/runtime/postgres';
 import { freePort } from '../../src/runtime/ports';
 import { ensureTemporalCli, INSTALL_HINT } from '../../src/runtime/temporal-cli';
 import { startDevServer } from '../../src/runtime/dev-server';
+import { AUDIT_PROBE_NAMESPACE } from './pan-audit';
 
 const say = (m: string) => process.stderr.write(`[test setup] ${m}\n`);
 
@@ -36,6 +37,7 @@ async function setupTemporal(tmp: string) {
     uiPort: 0,
     headless: true,
     synchronous: 'off',
+    extraNamespaces: [AUDIT_PROBE_NAMESPACE],
   });
 }
 
@@ -65,5 +67,6 @@ export default async function globalSetup(): Promise<void> {
   process.env.LB_TEST_TEMPORAL_ADDRESS = temporal.address;
   process.env.LB_TEST_WORKFLOW_BUNDLE = bundle;
   process.env.LB_TEST_TMP = tmp;
+  process.env.LB_LOG_CAPTURE = path.join(tmp, 'logs.jsonl');
   (globalThis as Record<string, unknown>).__lbTest = { pg, temporal, tmp };
 }

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { Writable } from 'node:stream';
-import { containsPan, luhnValid, maskPan, scrub, scrubText } from '../../src/domain/card-data';
+import { containsPan, findCardData, luhnValid, maskPan, scrub, scrubText } from '../../src/domain/card-data';
 import { createLogger } from '../../src/logger';
 
 /** Builds a Luhn-valid number from a prefix and random digits (test data only, never a real card). */
@@ -78,5 +78,22 @@ describe('card data scrubbing', () => {
     expect(containsPan(all)).toBe(false);
     expect(all).toContain('1111');
     expect(all).not.toContain('hunter2');
+  });
+
+  test('digits inside a longer token (hash, UUID, prefixed id) are left alone even when they pass Luhn', () => {
+    const ids = [
+      '8f9dbaa05a4f3b9d66342c1d57aa5538510795005782ab60',
+      '01a23812-2016-7060-8870-710a3f10d123',
+      'wc2-1796237061518',
+    ];
+    expect(ids.map((id) => id.match(/\d[\d-]{12,}\d/)![0].replace(/-/g, '')).some((d) => luhnValid(d))).toBe(true);
+    for (const id of ids) expect(scrubText(`id ${id}.`)).toBe(`id ${id}.`);
+    expect(scrubText('card:4111111111111111, (4111-1111-1111-1111)')).toBe('card:************1111, (************1111)');
+  });
+
+  test('findCardData names each PAN (masked) and each track block, and nothing else', () => {
+    const text = `a 4111-1111-1111-1111 b 5555555555554444 c %B4111111111111111^DOE/J^2512? d 1764700000000 e 4111111111111112`;
+    expect(findCardData(text)).toEqual(['************1111', '************4444', '[track data]']);
+    expect(findCardData(scrubText(text))).toEqual([]);
   });
 });
