@@ -68,7 +68,7 @@ export interface WebhookRouterDeps {
   registry?: Registry;
   /** Settings (LB_MODE, LB_ERP, LB_CURRENCY, LOG_LEVEL, the webhook secrets); what is missing comes from the environment. */
   config?: Partial<Config>;
-  /** Group commit of the inbox writer: INSERTs in flight at once (default 4) and rows per INSERT (default 256). */
+  /** Group commit of the inbox writer: INSERTs in flight at once (default 1) and rows per INSERT (default 256). */
   inbox?: { maxConcurrent?: number; maxBatch?: number };
   /** Signing keys per source over the ones from config (tests). */
   secrets?: Partial<Record<WebhookSource, string>>;
