@@ -1,6 +1,6 @@
 import { fork } from 'node:child_process';
 import path from 'node:path';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
 import { workflowIds } from '../../src/domain/ids';
 import type { OrderInput } from '../../src/domain/orders';
 import type { ErpSystem } from '../../src/connectors/erp/types';
@@ -56,6 +56,14 @@ async function waitForStage(handle: { query: (q: 'status') => Promise<unknown> }
   }
 }
 
+/** The LbStage values the run's history set, in order. */
+async function stagesSet(handle: Pick<WorkflowHandle, 'fetchHistory'>): Promise<string[]> {
+  return ((await handle.fetchHistory()).events ?? []).flatMap((e) => {
+    const stage = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.LbStage?.data;
+    return stage ? [JSON.parse(Buffer.from(stage).toString('utf8')) as string] : [];
+  });
+}
+
 describe.each<ErpSystem>(['odoo', 'm3', 'p21', 'sagepro'])('orderToCash against the %s simulator', (erp) => {
   test('completes: customer, sales order, auth, fulfilment, invoice, capture, payment and inventory, each once', async () => {
     const w = await flowWorkers(t.connection, t.sb.deps, `o2c-${erp}`);
@@ -95,6 +103,8 @@ describe.each<ErpSystem>(['odoo', 'm3', 'p21', 'sagepro'])('orderToCash against 
         LbNeedsAttention: [false],
         LbAmountMinor: [input.totalMinor],
       });
+      // LbStage moves only where a run can rest (each change costs the server a visibility write).
+      expect(await stagesSet(handle)).toEqual(['ordering', 'awaiting-fulfilment', 'invoicing', 'completed']);
       return r;
     });
     expect(result.outcome).toBe('completed');
@@ -234,7 +244,7 @@ describe('orderToCash outcomes and faults (odoo)', () => {
         paths: ['account.move/create'],
       });
       await h.signal('fulfilled', {});
-      const parked = (await waitForStage(h, 'capturing')) as Record<string, unknown>;
+      const parked = (await waitForStage(h, 'invoicing')) as Record<string, unknown>;
       const deadline = Date.now() + 30_000;
       let status = parked;
       while (!status.needsAttention && Date.now() < deadline) {

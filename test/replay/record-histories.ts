@@ -1,7 +1,8 @@
 /**
  * Records one real run of each flow into test/replay/histories/ (run: npm run record:histories). The replay test then
  * replays them against the current workflow code, so a change that would break running workflows fails CI; such a
- * change must use patched(). Re-record only when a flow is added, never to make a failing replay pass.
+ * change must use patched(). Re-record only when a flow is added or a patch adds a code path, and then keep the
+ * earlier history under its own name (e.g. order-to-cash-lean-stages.json); never re-record to make a replay pass.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import os from 'node:os';
