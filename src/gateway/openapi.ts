@@ -5,8 +5,10 @@ import express, { type Router } from 'express';
 import helmet from 'helmet';
 import { PROJECT_ROOT } from '../config';
 import { CODEC_ROUTES } from './codec-endpoint';
+import { esc } from './html';
+import { SESSION_COOKIE } from './ops/ui-sessions';
 import { OPS_ROUTES, type ResponseSpec } from './ops/routes';
-import { errorSchema } from './ops/schemas';
+import { codecLoginSchema, codecSessionSchema, errorSchema } from './ops/schemas';
 
 /**
  * The OpenAPI 3.1 document of the ops API and the codec endpoint, generated from the zod schemas the routes
@@ -48,6 +50,7 @@ export function buildOpenApiDocument(): Doc {
   const registry = new OpenAPIRegistry();
   registry.registerComponent('securitySchemes', 'ApiKey', { type: 'apiKey', in: 'header', name: 'x-api-key' });
   registry.registerComponent('securitySchemes', 'Bearer', { type: 'http', scheme: 'bearer' });
+  registry.registerComponent('securitySchemes', 'CodecSession', { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE });
   const security: Record<string, string[]>[] = [{ ApiKey: [] }, { Bearer: [] }];
   const common = {
     401: 'missing, unknown or revoked API key',
@@ -79,14 +82,48 @@ export function buildOpenApiDocument(): Doc {
       path: r.path,
       operationId: r.operationId,
       summary: r.summary,
-      description: 'Temporal UI remote codec endpoint. Any role may call it.',
+      description:
+        'Temporal UI remote codec endpoint. Any role may call it, with a key or a session from /codec/login.',
       tags: ['codec'],
-      security,
+      security: [...security, { CodecSession: [] }],
       'x-required-role': r.role,
       request: { body: { required: true, content: { 'application/json': { schema: r.body } } } },
       responses: responses(r.responses, { 401: common[401] }),
     });
   }
+  registry.registerPath({
+    method: 'post',
+    path: '/codec/login',
+    operationId: 'codecLogin',
+    summary: 'Open a Temporal UI session: sets the HttpOnly session cookie of /codec (GET shows a sign-in form)',
+    tags: ['codec'],
+    request: {
+      body: {
+        required: true,
+        content: {
+          'application/json': { schema: codecLoginSchema },
+          'application/x-www-form-urlencoded': { schema: codecLoginSchema },
+        },
+      },
+    },
+    responses: responses(
+      {
+        200: {
+          description: 'signed in; Set-Cookie carries the session (an HTML page for a form)',
+          schema: codecSessionSchema,
+        },
+      },
+      { 401: 'missing, unknown or revoked API key' },
+    ),
+  });
+  registry.registerPath({
+    method: 'post',
+    path: '/codec/logout',
+    operationId: 'codecLogout',
+    summary: 'End the Temporal UI session of the cookie (idempotent)',
+    tags: ['codec'],
+    responses: { 200: { description: 'signed out; the cookie is cleared' } },
+  });
   cached = new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: '3.1.0',
     info: {
@@ -110,9 +147,6 @@ export function buildOpenApiDocument(): Doc {
   });
   return cached;
 }
-
-const esc = (v: unknown) =>
-  String(v).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 type Schema = Record<string, unknown>;
 

@@ -185,6 +185,14 @@ async function main(): Promise<void> {
     console.log(`  Gateway:      ${gatewayUrl}  (health: ${gatewayUrl}/healthz, metrics: ${gatewayUrl}/metrics)`);
     console.log(`  Worker:       pid ${worker.pid}, task queues ${cfg.TEMPORAL_TASK_QUEUE} + connector-*`);
     console.log(`  Mode:         ${cfg.LB_MODE}, ERP ${cfg.LB_ERP}`);
+    if (cfg.LB_PAYLOAD_KEY) {
+      console.log(
+        `  Payloads:     encrypted; to read them in the Temporal UI, sign in at ${gatewayUrl}/codec/login, then`,
+      );
+      console.log(
+        `                set the UI's codec endpoint to ${gatewayUrl}/codec with "Include cross-origin credentials"`,
+      );
+    }
     console.log('Press Ctrl-C to stop.');
     if (sandbox && cfg.LB_DEMO) {
       const uiUrl = temporal.uiUrl ?? cfg.TEMPORAL_UI_URL ?? 'http://127.0.0.1:8233';

@@ -142,7 +142,9 @@ describe('auth matrix: every route, no key, a bad key and every role', () => {
       ...OPS_ROUTES.map((r) => `${r.method.toUpperCase()} /api/v1${r.path}`),
       ...CODEC_ROUTES.map((r) => `POST ${r.path}`),
     ];
-    expect(documented.sort()).toEqual(tested.sort());
+    // Public by design: sign-in takes the key in its body; sign-out ends the cookie's session (ops-codec.test.ts).
+    const sessionRoutes = ['POST /codec/login', 'POST /codec/logout'];
+    expect(documented.sort()).toEqual([...tested, ...sessionRoutes].sort());
   });
 });
 
@@ -277,14 +279,14 @@ describe('OpenAPI', () => {
             parameters?: { name: string; in: string }[];
             responses: Record<string, unknown>;
             security: unknown[];
-            requestBody?: unknown;
+            requestBody?: { content: Record<string, unknown> };
           }
         >
       >;
       components: { schemas: Record<string, unknown>; securitySchemes: Record<string, unknown> };
     };
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(['ApiKey', 'Bearer']);
+    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(['ApiKey', 'Bearer', 'CodecSession']);
     const ids = new Set<string>();
     for (const route of OPS_ROUTES) {
       const op = doc.paths[`/api/v1${route.path}`]?.[route.method];
@@ -306,6 +308,10 @@ describe('OpenAPI', () => {
       expect(op.requestBody !== undefined).toBe(route.body !== undefined);
     }
     expect(doc.paths['/codec/decode'].post.operationId).toBe('codecDecode');
+    expect(doc.paths['/codec/decode'].post.security).toContainEqual({ CodecSession: [] });
+    expect(doc.components.securitySchemes.CodecSession).toEqual({ type: 'apiKey', in: 'cookie', name: 'lb_codec' });
+    expect(doc.paths['/codec/login'].post.requestBody?.content).toHaveProperty('application/x-www-form-urlencoded');
+    expect(doc.paths['/codec/logout'].post.operationId).toBe('codecLogout');
     const refs = JSON.stringify(doc).match(/"\$ref":"[^"]+"/g) ?? [];
     expect(refs.length).toBeGreaterThan(20);
     for (const ref of refs) {

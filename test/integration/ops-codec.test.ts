@@ -10,7 +10,7 @@ import type { Db } from '../../src/db';
 import { workflowIds } from '../../src/domain/ids';
 import type { OrderInput } from '../../src/domain/orders';
 import { codecRouter } from '../../src/gateway/codec-endpoint';
-import { createApiKey } from '../../src/gateway/ops/auth';
+import { createApiKey, hashKey, revokeApiKey } from '../../src/gateway/ops/auth';
 import type { FlowStatus } from '../../workflows/definitions';
 import { orderToCash } from '../../workflows/order-to-cash';
 import { createTestWorker, testClient, testDb, testNativeConnection, uniqueQueue } from '../support/env';
@@ -253,5 +253,118 @@ describe('payload encryption', () => {
       s2.closeAllConnections();
       await new Promise((r) => s2.close(r));
     }
+  });
+});
+
+describe('Temporal UI sessions: the UI sends a cookie, not an API key', () => {
+  const UI = 'http://127.0.0.1:8233';
+  const secret = async () =>
+    (await codec.encode([{ metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from(`"${EMAIL}"`) }])).map(
+      toWire,
+    );
+  const signIn = async (key: string) => {
+    const res = await fetch(`${base}/codec/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ key }),
+    });
+    const cookie = res.headers.get('set-cookie') ?? '';
+    return { res, cookie, token: /lb_codec=([^;]*)/.exec(cookie)?.[1] ?? '' };
+  };
+  /** What the Temporal UI does with "Include cross-origin credentials" on: a CORS request that carries the cookie. */
+  const decodeWithCookie = async (token: string) => {
+    const res = await fetch(`${base}/codec/decode`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', cookie: `other=1; lb_codec=${token}`, origin: UI },
+      body: JSON.stringify({ payloads: await secret() }),
+    });
+    return { res, body: (await res.json()) as { payloads?: { data: string }[]; message?: string } };
+  };
+
+  test('sign-in sets an HttpOnly cookie for /codec that decodes; the table holds only its hash; sign-out ends it', async () => {
+    const name = `codec-ui-${suffix}`;
+    const { key } = await createApiKey(db, { name, role: 'viewer', createdBy: 'test' });
+    const { res, cookie, token } = await signIn(key);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ name, role: 'viewer' });
+    expect(token).toMatch(/^lbs_[A-Za-z0-9_-]{43}$/);
+    expect(cookie).toMatch(/Path=\/codec;/);
+    expect(cookie).toMatch(/HttpOnly/);
+    expect(cookie).toMatch(/SameSite=Lax/);
+    const rows = await db('ui_sessions').where({ key_name: name });
+    expect(rows).toHaveLength(1);
+    expect(rows[0].token_hash).toBe(hashKey(token));
+    expect(JSON.stringify(rows)).not.toContain(token);
+
+    const pre = await fetch(`${base}/codec/decode`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: UI,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type',
+      },
+    });
+    expect(pre.status).toBe(204);
+    expect(pre.headers.get('access-control-allow-credentials')).toBe('true');
+    const ok = await decodeWithCookie(token);
+    expect(ok.res.status).toBe(200);
+    expect(ok.res.headers.get('access-control-allow-origin')).toBe(UI);
+    expect(ok.res.headers.get('access-control-allow-credentials')).toBe('true');
+    expect(Buffer.from(ok.body.payloads![0].data, 'base64').toString()).toBe(`"${EMAIL}"`);
+
+    const out = await fetch(`${base}/codec/logout`, { method: 'POST', headers: { cookie: `lb_codec=${token}` } });
+    expect(out.status).toBe(200);
+    expect(out.headers.get('set-cookie')).toMatch(/lb_codec=; Path=\/codec; Max-Age=0/);
+    const after = await decodeWithCookie(token);
+    expect(after.res.status).toBe(401);
+    expect(after.body.message).toMatch(/sign in again at \/codec\/login/);
+    expect(await db('ui_sessions').where({ key_name: name })).toHaveLength(0);
+    const audited = await db('audit_log').where({ actor: name }).orderBy('id').select('action');
+    expect(audited.map((a) => a.action)).toEqual(['codec.session.open', 'codec.session.close']);
+  });
+
+  test('a session ends when its key is revoked or it expires; a bad key opens none', async () => {
+    const name = `codec-ui-revoked-${suffix}`;
+    const { key, row } = await createApiKey(db, { name, role: 'viewer', createdBy: 'test' });
+    const a = await signIn(key);
+    const b = await signIn(key);
+    expect((await decodeWithCookie(a.token)).res.status).toBe(200);
+    await db('ui_sessions')
+      .where({ token_hash: hashKey(b.token) })
+      .update({ expires_at: new Date(Date.now() - 1000) });
+    expect((await decodeWithCookie(b.token)).res.status).toBe(401);
+    await revokeApiKey(db, row.id, 'test');
+    const revoked = await decodeWithCookie(a.token);
+    expect(revoked.res.status).toBe(401);
+    expect(revoked.res.headers.get('set-cookie')).toMatch(/Max-Age=0/);
+    expect(JSON.stringify(revoked.body)).not.toContain(EMAIL);
+    expect((await signIn(key)).res.status).toBe(401);
+
+    const before = Number((await db('ui_sessions').count({ n: '*' }))[0].n);
+    const bad = await signIn('lb_not-a-real-key-but-plausibly-long-enough');
+    expect(bad.res.status).toBe(401);
+    expect(bad.cookie).toBe('');
+    expect((await signIn('')).res.status).toBe(401);
+    expect(Number((await db('ui_sessions').count({ n: '*' }))[0].n)).toBe(before);
+    expect((await decodeWithCookie('lbs_forged')).res.status).toBe(401);
+  });
+
+  test('the browser form signs in and tells how to point the Temporal UI at the endpoint', async () => {
+    const form = await fetch(`${base}/codec/login`);
+    expect(form.status).toBe(200);
+    expect(await form.text()).toMatch(/<form method="post" action="login">/);
+    const name = `codec-ui-<b>${suffix}</b>`;
+    const { key } = await createApiKey(db, { name, role: 'finance', createdBy: 'test' });
+    const res = await fetch(`${base}/codec/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ key }).toString(),
+    });
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    expect(html).toContain(`codec-ui-&lt;b&gt;${suffix}&lt;/b&gt; (finance)`);
+    expect(html).toContain(`<code>${base}/codec</code>`);
+    expect(html).toContain('Include cross-origin credentials');
+    expect(res.headers.get('set-cookie')).toMatch(/^lb_codec=lbs_/);
   });
 });

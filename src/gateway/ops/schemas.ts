@@ -445,3 +445,9 @@ export const codecPayloadsSchema = z
       .max(10_000),
   })
   .openapi('CodecPayloads');
+
+/** Sign-in of a Temporal UI browser session at the codec endpoint (JSON, or the same field from a form). */
+export const codecLoginSchema = z.object({ key: z.string().trim().min(1).max(200) }).openapi('CodecLogin');
+export const codecSessionSchema = z
+  .object({ name: z.string(), role: roleSchema, expiresAt: z.string().openapi({ format: 'date-time' }) })
+  .openapi('CodecSession');
