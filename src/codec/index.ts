@@ -117,8 +117,13 @@ export function codecFor(config: Partial<PayloadKeySettings>): AesGcmPayloadCode
   return new AesGcmPayloadCodec(current, parseKeyList(config.LB_PAYLOAD_OLD_KEYS));
 }
 
-/** The data converter for clients and workers: payloads encrypted when LB_PAYLOAD_KEY is set, plain otherwise. */
+/**
+ * The data converter for clients and workers: payloads and failure messages encrypted when LB_PAYLOAD_KEY is set,
+ * plain otherwise. A worker must bundle its workflows from `workflowsPath` for the failure converter to reach them.
+ */
 export function dataConverterFor(config: Partial<PayloadKeySettings>): DataConverter {
   const codec = codecFor(config);
-  return codec ? { payloadCodecs: [codec] } : {};
+  return codec ? { payloadCodecs: [codec], failureConverterPath: FAILURE_CONVERTER_PATH } : {};
 }
+
+export const FAILURE_CONVERTER_PATH = require.resolve('./failure-converter');

@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import http from 'node:http';
 import express from 'express';
 import { Client, type WorkflowHandle } from '@temporalio/client';
-import type { NativeConnection, Worker } from '@temporalio/worker';
+import { temporal } from '@temporalio/proto';
+import { type NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import { AesGcmPayloadCodec, dataConverterFor, ENCRYPTED_ENCODING } from '../../src/codec';
 import type { Db } from '../../src/db';
@@ -86,15 +87,26 @@ function historyText(value: unknown): string {
   return parts.join('\n');
 }
 
-/** Runs an order until it parks at `validate` with a worker and client using `dataConverter`. */
-async function parkedRun(dataConverter: ReturnType<typeof dataConverterFor>) {
+/**
+ * Runs an order until it parks at `validate` with a worker and client using `dataConverter`, then ends it with
+ * `finish` (default: terminate). `fromSource` bundles the workflows with the converter's failure converter.
+ */
+async function parkedRun(
+  dataConverter: ReturnType<typeof dataConverterFor>,
+  opts: { fromSource?: boolean; finish?: (h: WorkflowHandle) => Promise<unknown> } = {},
+) {
   const taskQueue = uniqueQueue('ops-codec');
   const client = new Client({ connection: plainClient.connection, dataConverter });
-  const worker: Worker = await createTestWorker(connection, {
-    taskQueue,
-    activities: createActivities({ db }),
-    dataConverter,
-  });
+  const activities = createActivities({ db });
+  const worker: Worker = opts.fromSource
+    ? await Worker.create({
+        connection,
+        taskQueue,
+        workflowsPath: require.resolve('../../workflows'),
+        activities,
+        dataConverter,
+      })
+    : await createTestWorker(connection, { taskQueue, activities, dataConverter });
   const input = order(taskQueue);
   return worker.runUntil(async () => {
     const handle: WorkflowHandle = await client.workflow.start(orderToCash, {
@@ -110,9 +122,9 @@ async function parkedRun(dataConverter: ReturnType<typeof dataConverterFor>) {
       if (Date.now() > deadline) throw new Error('the run never parked');
       await new Promise((r) => setTimeout(r, 100));
     }
+    const finished = await (opts.finish ?? ((h) => h.terminate('codec test done')))(handle);
     const history = await handle.fetchHistory();
-    await handle.terminate('codec test done');
-    return { input, status, history, workflowId: handle.workflowId };
+    return { input, status, history, finished, workflowId: handle.workflowId };
   });
 }
 
@@ -184,6 +196,30 @@ describe('payload encryption', () => {
       { 'x-api-key': viewerKey },
     );
     expect(Buffer.from(act.body.payloads[0].data, 'base64').toString()).toContain(EMAIL);
+  });
+
+  test('failure messages are encrypted too (activity and workflow failures), and a client with the key reads them', async () => {
+    const reason = `${NAME} phoned to cancel`;
+    const run = await parkedRun(
+      dataConverterFor({ LB_PAYLOAD_KEY: newKey.key.toString('base64'), LB_PAYLOAD_KEY_ID: 'k2' }),
+      {
+        fromSource: true,
+        finish: async (h) => {
+          await h.executeUpdate('discard', { args: [{ actor: 'finance@test', reason }] });
+          return h.result().catch((e: unknown) => e);
+        },
+      },
+    );
+    const dl = await db('dead_letters').where({ id: run.status.deadLetterId }).first();
+    expect(dl.error_message.length).toBeGreaterThan(10);
+    const text = historyText(run.history);
+    expect(text).toContain('Encoded failure');
+    for (const secret of [dl.error_message, reason, 'phoned to cancel', NAME]) expect(text).not.toContain(secret);
+    expect(run.history.events!.at(-1)!.eventType).toBe(
+      temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
+    );
+    // The client decodes the failure: the reason is back in clear for whoever holds the key.
+    expect(run.finished).toMatchObject({ cause: { message: expect.stringContaining(reason) } });
   });
 
   test('encode and decode round-trip; unencrypted payloads pass through; an unknown key id is a 400', async () => {

@@ -83,6 +83,10 @@ describe('configuration', () => {
     const cfg = { LB_PAYLOAD_KEY: k2.key.toString('base64'), LB_PAYLOAD_KEY_ID: 'k2' };
     const dc = dataConverterFor(cfg);
     expect(dc.payloadCodecs).toHaveLength(1);
+    const { failureConverter } = (await import(
+      dc.failureConverterPath!
+    )) as typeof import('../../src/codec/failure-converter');
+    expect(failureConverter.options.encodeCommonAttributes).toBe(true);
     const [enc] = await dc.payloadCodecs![0].encode([payload('x')]);
     expect(text(enc.metadata![KEY_ID_METADATA])).toBe('k2');
     expect(await new AesGcmPayloadCodec(k2).decode([enc])).toEqual([payload('x')]);
