@@ -15,6 +15,7 @@ import { luhnValid } from '../../src/domain/card-data';
 import { createLogger } from '../../src/logger';
 import type { Db } from '../../src/db';
 import { testDb } from '../support/env';
+import { TEST_PAN } from '../support/pan-audit';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -275,9 +276,9 @@ describe('GP API connector: errors', () => {
 
   test('a raw card number is rejected by the connector before the wire, and by the simulator on the wire', async () => {
     const gp = connector();
-    const local = await caught(gp.sale(sale({ paymentToken: '4111111111111111' })));
+    const local = await caught(gp.sale(sale({ paymentToken: TEST_PAN })));
     expect(local.type).toBe('ValidationError');
-    expect(local.message).not.toContain('4111111111111111');
+    expect(local.message).not.toContain(TEST_PAN);
     const before = sim.state.stats.writes;
     const wire = await caught(
       gp.http.requestRaw({
@@ -290,7 +291,7 @@ describe('GP API connector: errors', () => {
           channel: 'CNP',
           amount: '100',
           currency: 'USD',
-          payment_method: { card: { number: '4111111111111111', expiry_month: '12', expiry_year: '30' } },
+          payment_method: { card: { number: TEST_PAN, expiry_month: '12', expiry_year: '30' } },
         },
       }),
     );
@@ -621,7 +622,7 @@ describe('GP API: logs', () => {
     const gp = connector({ logger: createLogger({ level: 'info', destination }) });
     const tx = await gp.sale(sale());
     await gp.refund(tx.id, { amountMinor: 100, idempotencyKey: uid('r') });
-    await caught(gp.sale(sale({ paymentToken: '4111111111111111' })));
+    await caught(gp.sale(sale({ paymentToken: TEST_PAN })));
     await caught(
       gp.http.requestRaw({
         method: 'POST',

@@ -23,11 +23,12 @@ import {
 import { createLogger } from '../../src/logger';
 import { sendGpWebhook } from '../../src/sandbox/heartland-gp/webhooks';
 import { testClient, ownTestDatabase, uniqueQueue } from '../support/env';
+import { TEST_PAN } from '../support/pan-audit';
 
 const quiet = createLogger({ level: 'silent' });
 const config: Config = loadConfig({ LB_MODE: 'sandbox', LB_ERP: 'odoo', LOG_LEVEL: 'silent' });
 const S = SANDBOX_WEBHOOK_SECRETS;
-const PAN = '4111111111111111';
+const PAN = TEST_PAN;
 
 let db: Db;
 let dbUrl: string;

@@ -3,6 +3,12 @@ import { Client, Connection } from '@temporalio/client';
 import { createDb, withDatabase } from '../../src/db';
 import { findCardData } from '../../src/domain/card-data';
 
+/**
+ * The card number tests plant to prove it is refused, masked or found: the public Visa test number, built here so
+ * that it is written once (a search of the tree for a PAN then finds this line only).
+ */
+export const TEST_PAN = ['4111', '1111', '1111', '1111'].join('');
+
 /** The namespace the audit's own test plants card data in; the end-of-suite audit reads `default`. */
 export const AUDIT_PROBE_NAMESPACE = 'lb-audit-probe';
 
