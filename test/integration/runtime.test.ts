@@ -1,4 +1,4 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -12,47 +12,13 @@ import { assertPortFree, freePort } from '../../src/runtime/ports';
 import { findTemporalCli } from '../../src/runtime/temporal-cli';
 import { connectClient } from '../../src/temporal/connection';
 import { testDatabaseUrl, testTemporalAddress, testClient } from '../support/env';
+import { start, waitFor } from '../support/start-process';
 
 const root = path.join(__dirname, '..', '..');
 const quiet = createLogger({ level: 'silent' });
 
-interface Run {
-  child: ChildProcess;
-  out: () => string;
-  exit: Promise<number | null>;
-}
-
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'lb-start-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
-
-/** Runs `npm start`'s entry point the way npm does, with the given environment. */
-function start(env: Record<string, string>): Run {
-  let out = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/runtime/start.ts'], {
-    cwd: root,
-    env: {
-      PATH: process.env.PATH!,
-      HOME: process.env.HOME!,
-      LOG_LEVEL: 'warn',
-      LB_SANDBOX_PORTS: 'random',
-      LB_DEMO: 'off',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
-  child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, out: () => out, exit };
-}
-
-async function waitFor(run: Run, text: string, ms = 90_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!run.out().includes(text)) {
-    if (Date.now() > deadline || run.child.exitCode !== null) throw new Error(`never saw "${text}":\n${run.out()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const alive = (pid: number) => {
   try {
