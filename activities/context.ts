@@ -1,7 +1,7 @@
 import { activityInfo } from '@temporalio/activity';
 import type { WriteContext } from '../src/connectors/erp/types';
 import type { Db } from '../src/db';
-import { findWrite } from '../src/db/external-writes';
+import { findWrite, markUndone } from '../src/db/external-writes';
 import { idempotencyKey } from '../src/domain/ids';
 
 /** The workflow id of the running activity: the base of every idempotency key its writes carry. */
@@ -21,4 +21,21 @@ export function writeContext(workflowId: string, step: string): WriteContext {
 export async function createdBy(db: Db, workflowId: string, step: string): Promise<string | null> {
   const row = await findWrite(db, idempotencyKey(workflowId, step));
   return row && row.status !== 'pending' ? (row.external_id as string | null) : null;
+}
+
+/**
+ * The undo of `step`: runs `undo` on the external id the step created (nothing when it created none), then marks the
+ * step's write undone, so that a later run under the same workflow id is refused instead of reusing the record.
+ */
+export async function undoCreated<T>(
+  db: Db,
+  workflowId: string,
+  step: string,
+  undo: (externalId: string) => Promise<T>,
+): Promise<T | null> {
+  const externalId = await createdBy(db, workflowId, step);
+  if (!externalId) return null;
+  const result = await undo(externalId);
+  await markUndone(db, idempotencyKey(workflowId, step));
+  return result;
 }

@@ -10,7 +10,7 @@ import type { ErpConnector, ErpDocRef, ErpSystem } from '../src/connectors/erp/t
 import { SHIPPING_SKU } from '../src/connectors/erp/common';
 import type { GpTransaction } from '../src/connectors/heartland/gp-types';
 import { getGlRules, journalFor } from '../src/mapping/gl-rules';
-import { createdBy, currentWorkflowId, writeContext } from './context';
+import { currentWorkflowId, undoCreated, writeContext } from './context';
 import { need, type ActivityDeps } from './deps';
 
 export interface PaymentResult {
@@ -159,8 +159,9 @@ export function createOrderToCashActivities(deps: ActivityDeps) {
     /** Undo of createSalesOrder: cancels the order this run created, if it created one (idempotent). */
     async cancelSalesOrder(a: { erp: ErpSystem }): Promise<ErpDocRef | null> {
       const workflowId = currentWorkflowId();
-      const erpId = await createdBy(db, workflowId, 'sales-order');
-      return erpId ? erp(a.erp).cancelSalesOrder(erpId, writeContext(workflowId, 'sales-order/cancel')) : null;
+      return undoCreated(db, workflowId, 'sales-order', (erpId) =>
+        erp(a.erp).cancelSalesOrder(erpId, writeContext(workflowId, 'sales-order/cancel')),
+      );
     },
 
     /** Authorizes the payment at Heartland once (capture later); a decline is returned, not thrown. */
@@ -207,23 +208,23 @@ export function createOrderToCashActivities(deps: ActivityDeps) {
     /** Undo of authorizePayment: voids the authorization this run made, if any (idempotent). */
     async voidAuthorization(): Promise<PaymentResult | null> {
       const workflowId = currentWorkflowId();
-      const txnId = await createdBy(db, workflowId, 'authorize');
-      if (!txnId) return null;
-      const gp = heartland();
-      const current = await gp.getTransaction(txnId);
-      if (current.status === 'REVERSED' || current.status === 'DECLINED') return paymentResult(current);
-      const key = idempotencyKey(workflowId, 'authorize/void');
-      const res = await idempotentWrite(db, {
-        key,
-        target: 'heartland',
-        operation: 'reversal',
-        workflowId,
-        write: async () => {
-          const tx = await gp.reversal(txnId, { idempotencyKey: key });
-          return { externalId: tx.id, result: paymentResult(tx) };
-        },
+      return undoCreated(db, workflowId, 'authorize', async (txnId) => {
+        const gp = heartland();
+        const current = await gp.getTransaction(txnId);
+        if (current.status === 'REVERSED' || current.status === 'DECLINED') return paymentResult(current);
+        const key = idempotencyKey(workflowId, 'authorize/void');
+        const res = await idempotentWrite(db, {
+          key,
+          target: 'heartland',
+          operation: 'reversal',
+          workflowId,
+          write: async () => {
+            const tx = await gp.reversal(txnId, { idempotencyKey: key });
+            return { externalId: tx.id, result: paymentResult(tx) };
+          },
+        });
+        return res.result;
       });
-      return res.result;
     },
 
     /** Captures the authorization once: the pivot of the saga (money moves). */
@@ -280,8 +281,9 @@ export function createOrderToCashActivities(deps: ActivityDeps) {
     /** Undo of createInvoice: reverses the invoice this run created, if any (idempotent). */
     async reverseInvoice(a: { erp: ErpSystem }): Promise<ErpDocRef | null> {
       const workflowId = currentWorkflowId();
-      const erpId = await createdBy(db, workflowId, 'invoice');
-      return erpId ? erp(a.erp).reverseInvoice(erpId, writeContext(workflowId, 'invoice/reverse')) : null;
+      return undoCreated(db, workflowId, 'invoice', (erpId) =>
+        erp(a.erp).reverseInvoice(erpId, writeContext(workflowId, 'invoice/reverse')),
+      );
     },
 
     /** Posts the invoice in the ERP. */

@@ -5,7 +5,7 @@ import { findWrite, idempotentWrite } from '../src/db/external-writes';
 import type { Db } from '../src/db';
 import type { ErpConnector, ErpDocRef, ErpSystem } from '../src/connectors/erp/types';
 import { REFUND_SKU } from '../src/connectors/erp/common';
-import { createdBy, currentWorkflowId, writeContext } from './context';
+import { currentWorkflowId, undoCreated, writeContext } from './context';
 import { need, type ActivityDeps } from './deps';
 
 export interface RefundableCheck {
@@ -144,8 +144,9 @@ export function createRefundActivities(deps: ActivityDeps) {
     /** Undo of draftCreditMemo: cancels the draft this run created, if any (idempotent). */
     async cancelCreditMemo(a: { erp: ErpSystem }): Promise<ErpDocRef | null> {
       const workflowId = currentWorkflowId();
-      const erpId = await createdBy(db, workflowId, 'credit-memo');
-      return erpId ? erp(a.erp).cancelCreditMemo(erpId, writeContext(workflowId, 'credit-memo/cancel')) : null;
+      return undoCreated(db, workflowId, 'credit-memo', (erpId) =>
+        erp(a.erp).cancelCreditMemo(erpId, writeContext(workflowId, 'credit-memo/cancel')),
+      );
     },
 
     /** Refunds at Heartland once: the pivot of the refund saga. */

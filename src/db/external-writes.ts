@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { fail } from '../domain/errors';
 import type { Db } from './index';
 
 export interface ExternalWrite<R> {
@@ -50,7 +51,15 @@ export async function idempotentWrite<R>(db: Db, spec: IdempotentWriteSpec<R>): 
 
   if (inserted.length === 0) {
     const row = await db('external_writes').where({ idempotency_key: spec.key }).first();
-    if (row.status === 'done' || row.status === 'undone') {
+    if (row.status === 'undone') {
+      // Handing back the cancelled or voided record as if it were live would let a re-run build on it.
+      fail(
+        'WriteUndone',
+        `${spec.operation} at ${spec.target} under ${spec.key} was undone by a compensation; start the flow under a new id to do it again`,
+        { field: 'idempotencyKey' },
+      );
+    }
+    if (row.status === 'done') {
       return { externalId: row.external_id, result: row.result as R, created: false };
     }
     await db('external_writes').where({ id: row.id }).increment('attempts', 1);
@@ -78,7 +87,7 @@ async function markDone(db: Db, key: string, externalId: string | null, result: 
     });
 }
 
-/** Marks a completed write as undone by its compensation (idempotent). */
+/** Marks a completed write as undone by its compensation (idempotent); a later write under its key is refused. */
 export async function markUndone(db: Db, key: string): Promise<void> {
   await db('external_writes').where({ idempotency_key: key }).update({ status: 'undone', updated_at: db.fn.now() });
 }

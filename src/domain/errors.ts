@@ -23,6 +23,10 @@ export const ERROR_TYPES = {
   NotFound: { retryable: false, description: 'HTTP 404: the remote resource does not exist' },
   UpstreamRejected: { retryable: false, description: 'any other HTTP 4xx: the remote side rejected the request' },
   IdempotencyConflict: { retryable: false, description: 'an idempotency key was reused with a different body' },
+  WriteUndone: {
+    retryable: false,
+    description: "the step's earlier write under this key was undone by compensation; redo it under a new workflow id",
+  },
   SchemaMismatch: { retryable: false, description: 'a response does not have the shape the connector expects' },
   Declined: { retryable: false, description: 'the payment was declined by the issuer' },
   NotRefundable: { retryable: false, description: 'the refund exceeds the captured amount less refunds' },

@@ -255,6 +255,31 @@ describe('runs', () => {
     expect(again.json.error).toBe('nothing_to_retrigger');
   });
 
+  test('a failed run whose writes were undone by compensation is not retriggered: 409 says why', async () => {
+    const x = await parkedOrder(uniqueSource('ops-compensated'), { maxParkWait: '1 second' });
+    await expect(x.handle.result()).rejects.toThrow();
+    const failedRun = (await x.handle.describe()).runId;
+    // What a compensation leaves (order-to-cash.test.ts checks the saga writes it): the sales order cancelled.
+    await db('external_writes').insert({
+      idempotency_key: `${x.workflowId}/sales-order`,
+      target: 'odoo',
+      operation: 'createSalesOrder',
+      workflow_id: x.workflowId,
+      status: 'undone',
+    });
+    const r = await api('POST', `/runs/${encodeURIComponent(x.workflowId)}/retrigger`, 'finance', {});
+    expect(r.status).toBe(409);
+    expect(r.json.error).toBe('compensated');
+    expect(r.json.message).toContain(`undone: ${x.workflowId}/sales-order`);
+    expect((await client.workflow.getHandle(x.workflowId).describe()).runId).toBe(failedRun);
+    expect(await db('audit_log').where({ action: 'run.retrigger', target: x.workflowId })).toHaveLength(0);
+    // Its dead letter is not replayed into a new run either.
+    const dl = await api('POST', `/dead-letters/${x.status.deadLetterId}/replay`, 'finance', {});
+    expect(dl.status).toBe(409);
+    expect(dl.json.error).toBe('compensated');
+    expect((await client.workflow.getHandle(x.workflowId).describe()).runId).toBe(failedRun);
+  });
+
   test('retrigger of a failed run starts it again with the same id and input; steps done before are no-ops', async () => {
     const input = order(uniqueSource('ops-failed'), {
       payment: { capturedTransactionId: `TRN_${Date.now()}`, brand: 'VISA', last4: '4242' },

@@ -277,6 +277,47 @@ describe('orderToCash outcomes and faults (odoo)', () => {
       .where({ idempotency_key: `${workflowId}/authorize` })
       .first();
     expect(t.sb.sandbox.heartlandGp.state.transactions.get(auth.external_id)!.status).toBe('REVERSED');
+
+    // The undone writes are marked so: a new run under the same id is stopped at its first undone step (and says so)
+    // instead of being handed the cancelled sales order and the voided authorization as if they were live.
+    const forward = await t
+      .db('external_writes')
+      .whereIn('idempotency_key', [`${workflowId}/authorize`, `${workflowId}/sales-order`])
+      .orderBy('idempotency_key')
+      .select('idempotency_key', 'status');
+    expect(forward).toEqual([
+      { idempotency_key: `${workflowId}/authorize`, status: 'undone' },
+      { idempotency_key: `${workflowId}/sales-order`, status: 'undone' },
+    ]);
+    const transactionsBefore = t.sb.sandbox.heartlandGp.state.transactions.size;
+    const w2 = await flowWorkers(t.connection, t.sb.deps, 'o2c-invoice-again');
+    await w2.run(async () => {
+      const again = await t.client.workflow.start(orderToCash, {
+        taskQueue: w2.taskQueue,
+        workflowId,
+        args: [{ ...input, queues: w2.queues }],
+      });
+      let status = (await again.query('status')) as Record<string, unknown>;
+      for (const deadline = Date.now() + 30_000; !status.parkedStep && Date.now() < deadline;) {
+        await new Promise((r) => setTimeout(r, 100));
+        status = (await again.query('status')) as Record<string, unknown>;
+      }
+      expect(status).toMatchObject({ parkedStep: 'createSalesOrder', stepsDone: ['validate', 'upsertCustomer'] });
+      const dl = await t.db('dead_letters').where({ id: status.deadLetterId }).first();
+      expect(dl).toMatchObject({ step: 'createSalesOrder', error_type: 'WriteUndone' });
+      expect(dl.error_message).toContain('start the flow under a new id');
+      await again.executeUpdate('discard', { args: [{ actor: 'finance@test', reason: 'compensated order' }] });
+      await expect(again.result()).rejects.toThrow();
+      // Its own compensation (cancel the sales order) finds the cancel done already: nothing is written twice.
+      expect(((await again.query('status')) as Record<string, unknown>).compensationsRun).toEqual(['createSalesOrder']);
+    });
+    expect(t.sb.sandbox.heartlandGp.state.transactions.size).toBe(transactionsBefore);
+    expect(
+      await t
+        .db('external_writes')
+        .where({ idempotency_key: `${workflowId}/sales-order/cancel` })
+        .count({ n: '*' }),
+    ).toEqual([{ n: '1' }]);
   });
 
   test('the same start twice gives one run', async () => {

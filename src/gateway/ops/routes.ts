@@ -214,7 +214,7 @@ export const OPS_ROUTES: OpsRoute[] = [
     responses: {
       200: ok('retriggered', s.retriggerResultSchema),
       404: notFound,
-      409: conflict('the run is in progress without a parked step, or completed'),
+      409: conflict('the run is in progress without a parked step, completed, or was compensated'),
     },
     handler: async ({ params, body, principal, svc, audit: write }) => {
       const plan = await svc.plan(params.workflowId);
@@ -392,7 +392,7 @@ export const OPS_ROUTES: OpsRoute[] = [
     responses: {
       200: ok('replayed', s.replayResultSchema),
       404: notFound,
-      409: conflict('the dead letter is closed, or its run is not parked on it'),
+      409: conflict('the dead letter is closed, its run is not parked on it, or its run was compensated'),
     },
     handler: async ({ params, body, principal, deps, svc, audit: write }) => {
       const dl = await loadDeadLetter(deps.db, params.id);

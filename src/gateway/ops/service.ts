@@ -251,7 +251,11 @@ export class OpsService {
         reason: `run ${runId} is running (stage ${fs.status.stage}) and waits for no retry`,
       };
     }
-    if (RETRIGGERABLE_ENDED.has(status)) return { kind: 'new-run', workflowId, runId, status, step: null };
+    if (RETRIGGERABLE_ENDED.has(status)) {
+      const compensated = await this.compensated(workflowId, runId);
+      if (compensated) return { kind: 'skip', workflowId, httpStatus: 409, code: 'compensated', reason: compensated };
+      return { kind: 'new-run', workflowId, runId, status, step: null };
+    }
     return {
       kind: 'skip',
       workflowId,
@@ -259,6 +263,20 @@ export class OpsService {
       code: 'nothing_to_retrigger',
       reason: `run ${runId} is ${status}: only parked runs and failed, terminated or timed-out runs are retriggered`,
     };
+  }
+
+  /**
+   * Why a new run under this id must not start, when its writes were undone by compensation: the new run would reuse
+   * their idempotency keys and get the cancelled or voided records back as if they were live.
+   */
+  private async compensated(workflowId: string, runId: string): Promise<string | null> {
+    const undone: string[] = await this.db('external_writes')
+      .where({ workflow_id: workflowId, status: 'undone' })
+      .orderBy('id')
+      .pluck('idempotency_key');
+    return undone.length === 0
+      ? null
+      : `run ${runId} was compensated (undone: ${undone.join(', ')}); a run under the same id would reuse their idempotency keys, so start the business flow under a new id`;
   }
 
   /** Carries out a plan (see `plan`). */
@@ -507,6 +525,8 @@ export class OpsService {
     if (!RETRIGGERABLE_ENDED.has(status)) {
       throw new OpsError(409, 'nothing_to_replay', `run ${desc.runId} is ${status}; discard the dead letter instead`);
     }
+    const compensated = await this.compensated(dl.workflow_id, desc.runId);
+    if (compensated) throw new OpsError(409, 'compensated', `${compensated}; discard the dead letter instead`);
     return this.startAgain(dl.workflow_id, desc.runId, o);
   }
 
