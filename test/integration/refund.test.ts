@@ -1,9 +1,10 @@
-import { WorkflowFailedError } from '@temporalio/client';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { workflowIds } from '../../src/domain/ids';
 import type { OrderInput, RefundInput } from '../../src/domain/orders';
 import type { ErpSystem } from '../../src/connectors/erp/types';
 import { orderToCash } from '../../workflows/order-to-cash';
 import { refund } from '../../workflows/refund';
+import type { FlowStatus } from '../../workflows/definitions';
 import { flowWorkers, useFlowHarness, type FlowWorkers } from '../support/sandbox';
 
 const t = useFlowHarness();
@@ -99,6 +100,59 @@ describe.each<ErpSystem>(['odoo', 'm3', 'p21', 'sagepro'])('refund against the %
       expect(
         await t.db('external_writes').where({ workflow_id: workflowIds.refund('ops', tooMuch.refundId) }),
       ).toHaveLength(0);
+    });
+  });
+});
+
+describe('refund compensation (odoo)', () => {
+  test('Heartland refuses the refund: discard cancels the drafted credit memo and marks it undone; a rerun is refused', async () => {
+    const w = await flowWorkers(t.connection, t.sb.deps, 'refund-comp');
+    await w.run(async () => {
+      const { orderId, transactionId } = await completedOrder(w, 'odoo');
+      const input = refundInput(w, 'odoo', orderId, 5000);
+      const workflowId = workflowIds.refund(input.source, input.refundId);
+      t.sb.sandbox.heartlandGp.faults.set({
+        error: {
+          status: 400,
+          count: 1,
+          body: { error_code: 'INVALID_REQUEST_DATA', detailed_error_description: 'no' },
+        },
+        paths: [`/transactions/${transactionId}/refund`],
+      });
+      const parkedAt = async (h: WorkflowHandle) => {
+        let st = (await h.query('status')) as FlowStatus;
+        for (const deadline = Date.now() + 30_000; !st.parkedStep && Date.now() < deadline;) {
+          await new Promise((r) => setTimeout(r, 100));
+          st = (await h.query('status')) as FlowStatus;
+        }
+        return st;
+      };
+      const h = await t.client.workflow.start(refund, { taskQueue: w.taskQueue, workflowId, args: [input] });
+      expect(await parkedAt(h)).toMatchObject({ parkedStep: 'refundPayment', pivotPassed: false });
+      await h.executeUpdate('discard', { args: [{ actor: 'finance@test', reason: 'card closed; pay by cheque' }] });
+      await expect(h.result()).rejects.toThrow();
+      expect(await h.query('status')).toMatchObject({ stage: 'compensated', compensationsRun: ['draftCreditMemo'] });
+
+      const cm = await t
+        .db('external_writes')
+        .where({ idempotency_key: `${workflowId}/credit-memo` })
+        .first();
+      expect(cm.status).toBe('undone');
+      expect(t.sb.sandbox.odoo.state.records('account.move', [['id', '=', Number(cm.external_id)]])[0]).toMatchObject({
+        move_type: 'out_refund',
+        state: 'cancel',
+      });
+      expect(t.sb.sandbox.heartlandGp.state.transactions.get(transactionId)!.refunded).toBe(0);
+
+      // A rerun under the same id stops at the cancelled credit memo instead of refunding against it.
+      const again = await t.client.workflow.start(refund, { taskQueue: w.taskQueue, workflowId, args: [input] });
+      const st = await parkedAt(again);
+      expect(st.parkedStep).toBe('draftCreditMemo');
+      expect(await t.db('dead_letters').where({ id: st.deadLetterId }).first()).toMatchObject({
+        error_type: 'WriteUndone',
+      });
+      await again.terminate('test done');
+      expect(t.sb.sandbox.heartlandGp.state.transactions.get(transactionId)!.refunded).toBe(0);
     });
   });
 });
