@@ -123,7 +123,5 @@ export function codecFor(config: Partial<PayloadKeySettings>): AesGcmPayloadCode
  */
 export function dataConverterFor(config: Partial<PayloadKeySettings>): DataConverter {
   const codec = codecFor(config);
-  return codec ? { payloadCodecs: [codec], failureConverterPath: FAILURE_CONVERTER_PATH } : {};
+  return codec ? { payloadCodecs: [codec], failureConverterPath: require.resolve('./failure-converter') } : {};
 }
-
-export const FAILURE_CONVERTER_PATH = require.resolve('./failure-converter');

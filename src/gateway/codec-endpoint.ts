@@ -124,10 +124,8 @@ function sessionRoutes(router: Router, deps: CodecDeps, adminKey: string | undef
   });
   router.post('/logout', async (req: Request, res: Response) => {
     const token = sessionToken(req);
-    const principal = token ? await resolveSession(deps.db, token, adminKey) : undefined;
-    if (token && (await closeSession(deps.db, token)) && principal) {
-      await audit(deps.db, { actor: principal.name, action: 'codec.session.close', target: 'ui_session' });
-    }
+    const keyName = token ? await closeSession(deps.db, token) : undefined;
+    if (keyName) await audit(deps.db, { actor: keyName, action: 'codec.session.close', target: 'ui_session' });
     res.set('set-cookie', sessionCookie(req, '', 0));
     if (wantsHtml(req)) return void res.type('html').send(page('Signed out', '<p>The codec session has ended.</p>'));
     res.json({ signedOut: true });

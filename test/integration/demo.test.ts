@@ -1,34 +1,17 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { freePort } from '../../src/runtime/ports';
 import { findCardData } from '../../src/domain/card-data';
+import { runCli } from '../support/cli';
 import { ownTestDatabase } from '../support/env';
 import { auditHistories, emptyReport } from '../support/pan-audit';
 import { start, waitFor, type Run } from '../support/start-process';
 
-const root = path.join(__dirname, '..', '..');
-const run = promisify(execFile);
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'lb-demo-'));
 chmodSync(dataDir, 0o755);
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
-
-/** Runs the `ledgerbridge` command as a user would; returns its exit code and output. */
-async function cli(args: string[], env: Record<string, string>) {
-  try {
-    const { stdout } = await run(path.join(root, 'bin', 'ledgerbridge'), args, {
-      env: { PATH: process.env.PATH!, HOME: process.env.HOME!, ...env },
-      timeout: 60_000,
-    });
-    return { code: 0, out: stdout };
-  } catch (e) {
-    const err = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: err.code ?? -1, out: `${err.stdout ?? ''}${err.stderr ?? ''}` };
-  }
-}
 
 /**
  * What a new user sees: `npm start` in sandbox mode (own Temporal dev server, own database) sends the demo traffic,
@@ -78,7 +61,7 @@ describe('npm start with the demo', () => {
     expect(listed.executions.map((e) => e.execution.workflowId)).toEqual([`settlement:${batchId}`]);
 
     // The user runs the printed commands, in order.
-    const env = { LEDGERBRIDGE_URL: `http://127.0.0.1:${gateway}`, LEDGERBRIDGE_API_KEY: adminKey };
+    const cli = (args: string[]) => runCli(args, { url: `http://127.0.0.1:${gateway}`, key: adminKey });
     const commands = out
       .split('\n')
       .filter((l) => l.startsWith('  ledgerbridge '))
@@ -89,23 +72,23 @@ describe('npm start with the demo', () => {
       ['runs', 'show', `settlement:${batchId}`],
       ['report', batchId],
     ]);
-    const show = await cli(commands[0], env);
+    const show = await cli(commands[0]);
     expect(show).toMatchObject({ code: 0 });
-    expect(show.out).toContain(`dead letter ${deadLetterId} (open)`);
-    expect(show.out).toContain('GlAccountNotFound');
-    const replay = await cli(commands[1], env);
+    expect(show.stdout).toContain(`dead letter ${deadLetterId} (open)`);
+    expect(show.stdout).toContain('GlAccountNotFound');
+    const replay = await cli(commands[1]);
     expect(replay).toMatchObject({ code: 0 });
-    expect(replay.out).toContain(`dead letter ${deadLetterId} replayed`);
+    expect(replay.stdout).toContain(`dead letter ${deadLetterId} replayed`);
     const deadline = Date.now() + 60_000;
     let runOut = '';
     while (!/Completed/.test(runOut) && Date.now() < deadline) {
-      runOut = (await cli(commands[2], env)).out;
+      runOut = (await cli(commands[2])).stdout;
       if (!/Completed/.test(runOut)) await new Promise((r) => setTimeout(r, 500));
     }
     expect(runOut).toMatch(/stage completed, outcome completed, needs attention false/);
-    const report = await cli([...commands[3], '--json'], env);
+    const report = await cli([...commands[3], '--json']);
     expect(report.code).toBe(0);
-    expect(JSON.parse(report.out)).toMatchObject({ batchId, status: 'posted' });
+    expect(report.json).toMatchObject({ batchId, status: 'posted' });
 
     // The demo's own Temporal server is gone after the run, so its histories and output are audited here.
     const audit = emptyReport();

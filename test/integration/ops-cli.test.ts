@@ -1,7 +1,5 @@
-import { execFile } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import http from 'node:http';
-import path from 'node:path';
 import express from 'express';
 import type { Client } from '@temporalio/client';
 import type { NativeConnection, Worker } from '@temporalio/worker';
@@ -21,8 +19,8 @@ import {
   testNativeConnection,
   uniqueQueue,
 } from '../support/env';
+import { runCli } from '../support/cli';
 
-const BIN = path.resolve(__dirname, '..', '..', 'bin', 'ledgerbridge');
 let db: Db;
 let client: Client;
 let connection: NativeConnection;
@@ -67,25 +65,9 @@ afterAll(async () => {
   await db?.destroy();
 });
 
-/** Runs bin/ledgerbridge from another directory with the given key; no DATABASE_URL unless asked for. */
-function ledgerbridge(args: string[], o: { key?: string; env?: Record<string, string> } = {}) {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, LEDGERBRIDGE_URL: url, ...o.env };
-  if (o.key) env.LEDGERBRIDGE_API_KEY = o.key;
-  // The JSON output is checked by shape assertions, so it stays loosely typed here.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  return new Promise<{ code: number; stdout: string; stderr: string; json: any }>((resolve) => {
-    execFile(BIN, args, { env, cwd: '/', timeout: 60_000 }, (err, stdout, stderr) => {
-      const code = err ? ((err as { code?: number }).code ?? 1) : 0;
-      let json: unknown;
-      try {
-        json = JSON.parse(stdout);
-      } catch {
-        json = undefined;
-      }
-      resolve({ code: typeof code === 'number' ? code : 1, stdout, stderr, json });
-    });
-  });
-}
+/** Runs bin/ledgerbridge against this file's gateway with the given key. */
+const ledgerbridge = (args: string[], o: { key?: string; env?: Record<string, string> } = {}) =>
+  runCli(args, { url, ...o });
 
 const TOTAL = 8999 + 742;
 async function parkedOrder(source: string) {

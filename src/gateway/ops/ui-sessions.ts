@@ -35,13 +35,13 @@ export async function resolveSession(db: Db, token: string, adminKey?: string): 
   return { name: row.key_name, role: row.role, keyId: row.key_id === null ? null : String(row.key_id) };
 }
 
-/** Ends a session (idempotent); returns whether one was open. */
-export async function closeSession(db: Db, token: string): Promise<boolean> {
-  return (
-    (await db('ui_sessions')
-      .where({ token_hash: hashKey(token) })
-      .delete()) > 0
-  );
+/** Ends a session (idempotent); returns the name of its key when one was open. */
+export async function closeSession(db: Db, token: string): Promise<string | undefined> {
+  const [row] = await db('ui_sessions')
+    .where({ token_hash: hashKey(token) })
+    .delete()
+    .returning(['key_name']);
+  return row?.key_name as string | undefined;
 }
 
 /** The session token the request's cookie carries, if any. */
