@@ -5,8 +5,8 @@ import type { Config } from '../../config';
 import { verifyRetailSignature } from '../../connectors/heartland/retail-webhook-signature';
 import { verifyGpSignature } from '../../connectors/heartland/webhook-signature';
 import type { Db } from '../../db';
-import { scrub } from '../../domain/card-data';
 import { createLogger } from '../../logger';
+import { scrubWebhook } from './card-data';
 import { InboxWriter, mayBeUnstorable, mayHoldCardData, storableIssues } from './inbox';
 import { webhookMetrics } from './metrics';
 import { readEnvelope, RouteError, ROUTED_EVENT_TYPES, routeEvent, type RouteContext } from './routing';
@@ -180,9 +180,10 @@ export function webhookRouter(deps: WebhookRouterDeps): Router {
       if (!ROUTED_EVENT_TYPES[source].includes(env.eventType)) return ignore('no route for this event type');
 
       // Validated before and after the card-data scrub: a PAN sent as a payment token is refused, and what is
-      // stored (masked) must still route.
+      // stored (masked) must still route. The scrub follows the event's schema: its ids, references and amounts are
+      // stored as received, its free text (and any field the schema does not know) scrubbed.
       // Most events hold nothing card-like: they are stored as received (the raw text is valid jsonb).
-      const stored = mayHoldCardData(text) ? scrub(json) : json;
+      const stored = mayHoldCardData(text) ? scrubWebhook(source, env.eventType, json) : json;
       const storedJson = stored === json ? text : JSON.stringify(stored);
       try {
         const plan = await routeEvent(source, env.eventType, json, ctx);
