@@ -22,6 +22,7 @@ import {
 import { SANDBOX_CREDENTIALS } from '../../src/sandbox';
 
 const ctx: RouteContext = { erp: 'odoo', currency: 'USD' };
+const S_COMMERCE = SANDBOX_WEBHOOK_SECRETS.commerce;
 
 export function shopifyOrder(over: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -163,6 +164,10 @@ describe('webhook secrets', () => {
       commerce: undefined,
     });
     expect(webhookSecrets({ LB_MODE: 'sandbox', COMMERCE_WEBHOOK_SECRET: 'c' } as never).commerce).toBe('c');
+    // Production never takes a sandbox secret, even one configured.
+    expect(
+      webhookSecrets({ LB_MODE: 'production', COMMERCE_WEBHOOK_SECRET: S_COMMERCE, ODOO_WEBHOOK_SECRET: 'o' } as never),
+    ).toMatchObject({ commerce: undefined, odoo: 'o' });
   });
 });
 

@@ -11,7 +11,7 @@ import { InboxWriter, mayBeUnstorable, mayHoldCardData, storableIssues } from '.
 import { webhookMetrics } from './metrics';
 import { readEnvelope, RouteError, ROUTED_EVENT_TYPES, routeEvent, type RouteContext } from './routing';
 import type { Issue } from './schemas';
-import { configFromEnv, webhookSecrets, WEBHOOK_SOURCES, type WebhookSource } from './secrets';
+import { configFromEnv, productionSecrets, webhookSecrets, WEBHOOK_SOURCES, type WebhookSource } from './secrets';
 import { verifyCommerceSignature, verifyErpSignature, type SignatureResult } from './signing';
 
 export { Dispatcher } from '../dispatcher';
@@ -107,7 +107,8 @@ export function webhookRouter(deps: WebhookRouterDeps): Router {
   const given = deps.config ?? {};
   const complete = (['LB_MODE', 'LB_ERP', 'LB_CURRENCY', 'LOG_LEVEL'] as const).every((k) => given[k] !== undefined);
   const config = { ...(complete ? {} : configFromEnv()), ...given } as Config;
-  const secrets = { ...webhookSecrets(config), ...deps.secrets };
+  const merged = { ...webhookSecrets(config), ...deps.secrets };
+  const secrets = config.LB_MODE === 'sandbox' ? merged : productionSecrets(merged);
   const log = deps.logger ?? createLogger({ level: config.LOG_LEVEL, name: 'webhooks' });
   const metrics = deps.registry ? webhookMetrics(deps.registry) : undefined;
   const inbox = new InboxWriter(deps.db, deps.inbox);
