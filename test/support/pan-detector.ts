@@ -47,8 +47,25 @@ interface Char {
   ascii?: boolean;
 }
 
+const ASCII_KINDS: Kind[] = Array.from({ length: 128 }, (_, c) => {
+  const ch = String.fromCharCode(c);
+  if (c >= 48 && c <= 57) return 'digit';
+  if (/[A-Za-z]/.test(ch)) return 'letter';
+  if ((c < 32 && c !== 9) || c === 127 || DELIMITERS.has(ch)) return 'break';
+  return 'separator';
+});
+
 function classify(text: string): Char[] {
   const out: Char[] = [];
+  if (!/[^\u0000-\u007f]/.test(text)) {
+    // ASCII: NFKC changes nothing, so a table lookup per character is enough.
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      const kind = ASCII_KINDS[c];
+      out.push(kind === 'digit' ? { kind, value: c - 48, ascii: true } : { kind });
+    }
+    return out;
+  }
   for (const original of text) {
     const ascii = original >= '0' && original <= '9';
     for (const c of original.normalize('NFKC')) {
@@ -94,7 +111,7 @@ export interface DetectOptions {
 
 /** Every card number (masked to its last four) and every track-data block in the text. */
 export function detectCardData(text: string, opts: DetectOptions = {}): string[] {
-  if (!/[0-9]/.test(text) && !/[^\u0000-\u007f]/.test(text)) return [];
+  if (!/[^\u0000-\u007f]/.test(text) && (text.match(/[0-9]/g)?.length ?? 0) < 13) return [];
   const chars = classify(text);
   const found: string[] = [];
 

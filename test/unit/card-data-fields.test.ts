@@ -1,14 +1,13 @@
-import { Writable } from 'node:stream';
 import { scrubPlan } from '../../src/domain/card-data-fields';
 import { orderInputSchema } from '../../src/domain/orders';
 import { scrubOwnRecord } from '../../src/domain/own-records';
 import { scrubWebhook, webhookKeptValues } from '../../src/gateway/webhooks/card-data';
 import { routeEvent, type RouteContext } from '../../src/gateway/webhooks/routing';
 import type { WebhookSource } from '../../src/gateway/webhooks/secrets';
-import { createLogger } from '../../src/logger';
 import { luhnId, typedForms } from '../support/card-numbers';
 import { TEST_PAN } from '../support/pan-audit';
 import { detectCardData } from '../support/pan-detector';
+import { collectingLogger } from '../support/log-lines';
 
 const ctx: RouteContext = { erp: 'odoo', currency: 'USD' };
 
@@ -250,14 +249,7 @@ describe("Ledgerbridge's own records: dead letters and log lines", () => {
   });
 
   test('the logger writes id fields as they are and masks card numbers in every other field and the message', () => {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk, _enc, cb) {
-        lines.push(chunk.toString());
-        cb();
-      },
-    });
-    const log = createLogger({ level: 'info', destination: sink });
+    const { log, lines } = collectingLogger();
     log.info({ orderId: ids[13], workflowId: `order:pos:${ids[14]}`, memo: note(6) }, `paid with ${forms[8].text}`);
     const line = JSON.parse(lines[0]) as Record<string, string>;
     expect(line.orderId).toBe(ids[13]);

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
-import { Writable } from 'node:stream';
 import { containsPan, findCardData, luhnValid, maskPan, scrub, scrubText } from '../../src/domain/card-data';
-import { createLogger } from '../../src/logger';
+import { collectingLogger } from '../support/log-lines';
+import { detectCardData } from '../support/pan-detector';
 
 /** Builds a Luhn-valid number from a prefix and random digits (test data only, never a real card). */
 function luhnComplete(body: string): string {
@@ -59,14 +59,7 @@ describe('card data scrubbing', () => {
   });
 
   test('the logger never writes a PAN, whatever field it is in, and redacts secrets', () => {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk, _enc, cb) {
-        lines.push(chunk.toString());
-        cb();
-      },
-    });
-    const log = createLogger({ level: 'info', destination: sink });
+    const { log, lines } = collectingLogger();
     const pan = luhnComplete('4' + '1'.repeat(14));
     log.info(
       { memo: `paid with ${pan}`, nested: { n: pan }, password: 'hunter2', HEARTLAND_APP_KEY: 'k' },
@@ -140,6 +133,9 @@ describe('card data scrubbing', () => {
         const out = scrubText(text);
         expect(findCardData(text)).toEqual([maskPan(pan)]);
         expect(findCardData(out)).toEqual([]);
+        // The audit's own detector agrees, before and after.
+        expect(detectCardData(text)).toEqual([maskPan(pan)]);
+        expect(detectCardData(out)).toEqual([]);
         expect(out.startsWith('note ') && out.endsWith(' end')).toBe(true);
       }),
       { numRuns: 2000 },
