@@ -1,9 +1,9 @@
 import { failure } from '../src/domain/errors';
 import { idempotencyKey } from '../src/domain/ids';
-import { findDuplicate } from '../src/domain/dedup';
+import { customerLockKeys, findDuplicate } from '../src/domain/dedup';
 import { issueList, orderInputSchema, type Order, type OrderInput } from '../src/domain/orders';
 import { idempotentWrite } from '../src/db/external-writes';
-import { withAdvisoryLock } from '../src/db/locks';
+import { withAdvisoryLocks } from '../src/db/locks';
 import type { Knex } from 'knex';
 import type { Db } from '../src/db';
 import type { ErpConnector, ErpDocRef, ErpSystem } from '../src/connectors/erp/types';
@@ -102,9 +102,10 @@ export function createOrderToCashActivities(deps: ActivityDeps) {
           .first()) as { target_id: string } | undefined;
       const known = await linkedTo();
       if (known) return { erpId: known.target_id, matchedBy: 'link' };
-      // Two orders of one new customer can arrive together: serialise find-or-create per customer, so the ERP never
-      // gets two records for one person (P21 and Sage Pro cannot refuse the second one themselves).
-      return withAdvisoryLock(db, `customer:${a.erp}:${a.source}:${c.externalRef}`, async () => {
+      // Two orders of one new customer can arrive together, even under two external refs (an account and a guest
+      // checkout): serialise find-or-create on every identity the dedup matches on, so the ERP never gets two
+      // records for one person (P21 and Sage Pro cannot refuse the second one themselves).
+      return withAdvisoryLocks(db, customerLockKeys(a.erp, a.source, c), async () => {
         const linked = await linkedTo();
         if (linked) return { erpId: linked.target_id, matchedBy: 'link' };
         const conn = erp(a.erp);

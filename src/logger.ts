@@ -1,5 +1,6 @@
 import pino, { type Logger } from 'pino';
 import { scrubText } from './domain/card-data';
+import { scrubOwnRecord } from './domain/own-records';
 import { SECRET_KEYS } from './config';
 
 const REDACT = [
@@ -29,7 +30,8 @@ function errorReplacer(_key: string, value: unknown): unknown {
 
 /**
  * The process logger: JSON lines, secrets redacted by key, and every message and string field passed through the
- * card-data scrubber, so a PAN that slips into an error message never reaches a log.
+ * card-data scrubber, so a PAN that slips into an error message never reaches a log. Fields named as ids
+ * (own-records.ts: order ids, workflow ids, …) are written as they are.
  */
 export function createLogger(
   opts: { level?: string; name?: string; destination?: pino.DestinationStream } = {},
@@ -54,7 +56,7 @@ export function createLogger(
       },
       formatters: {
         log(obj) {
-          return JSON.parse(scrubText(JSON.stringify(obj, errorReplacer))) as Record<string, unknown>;
+          return scrubOwnRecord(JSON.parse(JSON.stringify(obj, errorReplacer)) as Record<string, unknown>);
         },
       },
     },

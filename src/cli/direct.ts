@@ -1,14 +1,11 @@
-import { loadConfig, dataDir } from '../config';
 import { createDb, migrate, type Db } from '../db';
 import { audit } from '../db/audit';
 import { createApiKey, getApiKey, KeyNameTaken, revokeApiKey } from '../gateway/ops/auth';
 import { apiKeyOut } from '../gateway/ops/queries';
 import { ROLES, type Role } from '../gateway/ops/schemas';
-import { startSandbox } from '../sandbox';
 import { CliError, EXIT } from './api';
-import type { CliIo } from './program';
 
-/** CLI commands that work without the gateway: key bootstrap against DATABASE_URL, and the sandbox. */
+/** CLI commands that work without the gateway: key bootstrap against DATABASE_URL (the sandbox: sandbox-command.ts). */
 
 async function withDb<T>(env: NodeJS.ProcessEnv, fn: (db: Db) => Promise<T>): Promise<T> {
   const url = env.DATABASE_URL;
@@ -62,22 +59,4 @@ export async function revokeKeyDirect(env: NodeJS.ProcessEnv, id: string, actor:
     });
     return apiKeyOut(after);
   });
-}
-
-/** `ledgerbridge sandbox`: every simulator on its default port until SIGINT or SIGTERM. */
-export async function runSandbox(io: CliIo, json: boolean): Promise<void> {
-  const cfg = loadConfig(io.env);
-  const sandbox = await startSandbox({ dataDir: dataDir(cfg), ports: 'default' });
-  if (json) io.out(JSON.stringify({ simulators: sandbox.describe(), env: sandbox.env }));
-  else {
-    io.out('Ledgerbridge sandbox simulators (fault injection: POST <url>/__faults):');
-    for (const line of sandbox.describe()) io.out(`  ${line}`);
-    io.out('Ctrl-C stops.');
-  }
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
-  await sandbox.close();
 }

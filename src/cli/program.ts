@@ -26,9 +26,26 @@ interface Globals {
 
 const BULK_CHUNK = 25;
 
-/** The database and sandbox commands, loaded only when used: they pull in knex and every simulator. */
+/** The database commands, loaded only when used: they pull in knex. */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const direct = () => require('./direct') as typeof import('./direct');
+
+/**
+ * The sandbox command, loaded only when used, by a plain require the compiler does not follow: the simulators are
+ * development code, left out of the production build (tsconfig.build.json) and image.
+ */
+function sandboxCommand(): { runSandbox: (io: CliIo, json: boolean) => Promise<void> } {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require('./sandbox-command');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw e;
+    throw new CliError(
+      'the simulators are not part of this build (production image); run them from a checkout',
+      EXIT.failure,
+    );
+  }
+}
 
 function intArg(name: string, min = 1, max = Number.MAX_SAFE_INTEGER) {
   return (v: string) => {
@@ -525,7 +542,7 @@ export function buildProgram(io: CliIo): { program: Command; exitCode: () => num
     .command('sandbox')
     .description('start every simulator on its default port until Ctrl-C')
     .action(async (_o: unknown, cmd: Command) => {
-      await direct().runSandbox(io, !!globals(cmd).json);
+      await sandboxCommand().runSandbox(io, !!globals(cmd).json);
     });
 
   return { program, exitCode: () => exit };

@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { isSandboxSecret } from './sandbox-secrets';
+
+export { isSandboxSecret, SANDBOX_SECRETS } from './sandbox-secrets';
 
 /** The project root: config paths such as `.data` resolve against it, whatever the working directory. */
 export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
@@ -193,6 +196,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (cfg.LB_MODE === 'production') {
       for (const key of [...(PRODUCTION_REQUIRED.heartland ?? []), ...(PRODUCTION_REQUIRED[cfg.LB_ERP] ?? [])]) {
         if (cfg[key] === undefined) problems.push(`${key}: required in production mode with LB_ERP=${cfg.LB_ERP}`);
+      }
+      for (const key of SECRET_KEYS) {
+        if (isSandboxSecret(cfg[key])) problems.push(`${key}: is a public sandbox secret; production needs its own`);
       }
     }
     if ((cfg.TEMPORAL_TLS_CERT_FILE === undefined) !== (cfg.TEMPORAL_TLS_KEY_FILE === undefined)) {

@@ -1,4 +1,4 @@
-import { scrub } from '../domain/card-data';
+import { scrubOwnRecord } from '../domain/own-records';
 import type { Db } from './index';
 
 export interface DeadLetterInput {
@@ -31,7 +31,10 @@ export interface DeadLetterRow {
   created_at: Date;
 }
 
-/** Writes a dead letter with card data scrubbed from its input, context and message. Returns its id. */
+/**
+ * Writes a dead letter with card data scrubbed from its input, context and message (ids kept: see own-records.ts).
+ * Returns its id.
+ */
 export async function insertDeadLetter(db: Db, dl: DeadLetterInput): Promise<string> {
   const [row] = await db('dead_letters')
     .insert({
@@ -39,10 +42,10 @@ export async function insertDeadLetter(db: Db, dl: DeadLetterInput): Promise<str
       workflow_id: dl.workflowId,
       run_id: dl.runId ?? null,
       step: dl.step,
-      input: JSON.stringify(scrub(dl.input ?? null)),
-      context: JSON.stringify(scrub(dl.context ?? {})),
+      input: JSON.stringify(scrubOwnRecord(dl.input ?? null)),
+      context: JSON.stringify(scrubOwnRecord(dl.context ?? {})),
       error_type: dl.errorType,
-      error_message: scrub(dl.errorMessage),
+      error_message: scrubOwnRecord(dl.errorMessage),
       attempts: dl.attempts ?? 1,
     })
     .returning(['id']);

@@ -9,12 +9,25 @@ import type { Db } from './index';
  * The lock goes with the connection, so a crashed holder releases it.
  */
 export async function withAdvisoryLock<T>(db: Db, key: string, fn: () => Promise<T>): Promise<T> {
+  return withAdvisoryLocks(db, [key], fn);
+}
+
+/**
+ * Runs `fn` while holding the advisory locks of every key (see withAdvisoryLock). They are taken one at a time in
+ * the order of their lock ids, the same order in every process, so two callers that share some keys wait for each
+ * other and never deadlock.
+ */
+export async function withAdvisoryLocks<T>(db: Db, keys: readonly string[], fn: () => Promise<T>): Promise<T> {
   const conn = db.client.config.connection as string | Record<string, unknown>;
   const client = new Client(typeof conn === 'string' ? { connectionString: conn } : conn);
   client.on('error', () => undefined);
   await client.connect();
   try {
-    await client.query('SELECT pg_advisory_lock(hashtext($1))', [key]);
+    const { rows } = await client.query<{ id: number }>(
+      'SELECT DISTINCT hashtext(k) AS id FROM unnest($1::text[]) AS k ORDER BY id',
+      [keys],
+    );
+    for (const { id } of rows) await client.query('SELECT pg_advisory_lock($1)', [id]);
     return await fn();
   } finally {
     await client.end().catch(() => undefined);

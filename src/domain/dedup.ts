@@ -78,3 +78,22 @@ export function findDuplicate(
     : undefined;
   return byPhone ? { candidate: byPhone, reason: 'phone+name' } : undefined;
 }
+
+/**
+ * The locks of a customer's find-or-create in one ERP: its external ref, and the normalised email and phone that
+ * findDuplicate matches on. Two orders of one person under two external refs (an account and a guest checkout
+ * whose email differs only in case) share a lock, so the second finds the customer the first created.
+ */
+export function customerLockKeys(
+  erp: string,
+  source: string,
+  c: { externalRef: string; email?: string; phone?: string },
+): string[] {
+  const email = normalizeEmail(c.email);
+  const phone = normalizePhone(c.phone);
+  return [
+    `customer:${erp}:${source}:${c.externalRef}`,
+    ...(email ? [`customer:${erp}:email:${email}`] : []),
+    ...(phone ? [`customer:${erp}:phone:${phone}`] : []),
+  ];
+}

@@ -37,6 +37,10 @@ export const ERROR_TYPES = {
   ParkTimeout: { retryable: false, description: 'a parked step waited its limit without a retry or discard' },
   Discarded: { retryable: false, description: 'a parked step was discarded by a person' },
   Cancelled: { retryable: false, description: 'the flow was cancelled before its pivot' },
+  DeadLetterWriteFailed: {
+    retryable: false,
+    description: 'a failed undo could not be dead-lettered; the run fails with the dead letter in its failure details',
+  },
 } as const;
 
 export type ErrorType = keyof typeof ERROR_TYPES;

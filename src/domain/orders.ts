@@ -1,8 +1,11 @@
 import { z } from 'zod';
 import { isCurrency } from './money';
 import { containsPan } from './card-data';
+import { marked } from './card-data-fields';
 
-const minor = z.number().int();
+// Ids, references, amounts and contact keys are marked: the card-data scrubber keeps them (card-data-fields.ts).
+const minor = marked(z.number().int(), 'amount');
+const id = () => marked(z.string().min(1));
 const nonNegMinor = minor.min(0);
 const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD');
 const currency = z.string().refine(isCurrency, 'must be an ISO 4217 currency code');
@@ -18,9 +21,9 @@ export const addressSchema = z.object({
 });
 
 export const orderLineSchema = z.object({
-  sku: z.string().min(1),
+  sku: marked(z.string().min(1), 'reference'),
   description: z.string().optional(),
-  qty: z.number().int().positive(),
+  qty: minor.positive(),
   unitPriceMinor: nonNegMinor,
   taxMinor: nonNegMinor.default(0),
 });
@@ -33,29 +36,28 @@ export const queuesSchema = z
 /** An eCommerce or POS order as the order-to-cash saga receives it. Card data is a token plus brand and last 4. */
 export const orderInputSchema = z
   .object({
-    source: z.string().regex(/^[a-z0-9-]+$/),
-    orderId: z.string().regex(/^[A-Za-z0-9._~@+=-]{1,200}$/),
+    source: id().regex(/^[a-z0-9-]+$/),
+    orderId: id().regex(/^[A-Za-z0-9._~@+=-]{1,200}$/),
     erp,
     currency,
     orderDate: isoDate,
     customer: z.object({
-      externalRef: z.string().min(1),
+      externalRef: id(),
       name: z.string().min(1),
-      email: z.string().optional(),
-      phone: z.string().optional(),
+      email: marked(z.string(), 'contact').optional(),
+      phone: marked(z.string(), 'contact').optional(),
       address: addressSchema.optional(),
     }),
     lines: z.array(orderLineSchema).min(1),
     shippingMinor: nonNegMinor.default(0),
     totalMinor: nonNegMinor,
     payment: z.object({
-      token: z
-        .string()
+      token: marked(z.string(), 'reference')
         .min(4)
         .refine((t) => !containsPan(t), 'looks like a card number; send the payment token instead')
         .optional(),
       /** A POS sale already captured at the terminal: no authorization or capture, the money has moved. */
-      capturedTransactionId: z.string().min(1).optional(),
+      capturedTransactionId: id().optional(),
       brand: z.string().optional(),
       last4: z
         .string()
@@ -63,7 +65,7 @@ export const orderInputSchema = z
         .optional(),
       method: z.string().default('card'),
     }),
-    location: z.string().default('MAIN'),
+    location: marked(z.string(), 'reference').default('MAIN'),
     /** How long to wait for the `fulfilled` signal (ms or a duration string such as '7 days'). */
     fulfilmentTimeout: z.union([z.string(), z.number()]).default('7 days'),
     maxParkWait: z.union([z.string(), z.number()]).default('7 days'),
@@ -92,13 +94,13 @@ export type Order = z.output<typeof orderInputSchema>;
 
 /** A refund: made at the POS (money already moved) or requested from the ERP or by ops. */
 export const refundInputSchema = z.object({
-  source: z.string().regex(/^[a-z0-9-]+$/),
-  refundId: z.string().regex(/^[A-Za-z0-9._~@+=-]{1,200}$/),
+  source: id().regex(/^[a-z0-9-]+$/),
+  refundId: id().regex(/^[A-Za-z0-9._~@+=-]{1,200}$/),
   erp,
   /** pos: already refunded at the POS; request: Ledgerbridge refunds at Heartland. */
   kind: z.enum(['pos', 'request']),
   /** The original order (its workflow id finds the captured payment and the invoice). */
-  order: z.object({ source: z.string().min(1), orderId: z.string().min(1) }),
+  order: z.object({ source: id(), orderId: id() }),
   currency,
   amountMinor: minor.positive(),
   date: isoDate,
@@ -106,9 +108,9 @@ export const refundInputSchema = z.object({
   lines: z.array(orderLineSchema).default([]),
   /** Restock returned lines at this location. */
   restock: z.boolean().default(true),
-  location: z.string().default('MAIN'),
+  location: marked(z.string(), 'reference').default('MAIN'),
   /** For a POS refund: the Heartland refund transaction id. */
-  processorRefundId: z.string().optional(),
+  processorRefundId: id().optional(),
   maxParkWait: z.union([z.string(), z.number()]).default('7 days'),
   queues: queuesSchema,
 });

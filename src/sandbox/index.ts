@@ -6,6 +6,7 @@ import { startOdooSimulator, type OdooSimulator } from './odoo';
 import { startM3Simulator, type M3Simulator } from './m3';
 import { startP21Simulator, type P21Simulator } from './p21';
 import { startSageProSimulator, type SageProSimulator } from './sagepro';
+import { SANDBOX_SECRETS } from '../config/sandbox-secrets';
 import { PortInUse } from '../runtime/ports';
 
 /** Default sandbox ports (the Sage Pro importer is a folder, not a port). */
@@ -13,13 +14,13 @@ export const SANDBOX_PORTS = { heartlandGp: 4101, heartlandRetail: 4102, odoo: 4
 
 export const SANDBOX_CREDENTIALS = {
   heartlandAppId: 'ledgerbridge-sandbox-app',
-  heartlandAppKey: 'sandbox-app-key',
-  retailToken: 'retail-sandbox-token',
+  heartlandAppKey: SANDBOX_SECRETS.HEARTLAND_APP_KEY,
+  retailToken: SANDBOX_SECRETS.HEARTLAND_RETAIL_TOKEN,
   odooDb: 'ledgerbridge',
-  odooApiKey: 'odoo-sim-api-key',
+  odooApiKey: SANDBOX_SECRETS.ODOO_API_KEY,
   odooLogin: 'ledgerbridge-bot',
   p21Username: 'ledgerbridge',
-  p21Password: 'p21-sandbox',
+  p21Password: SANDBOX_SECRETS.P21_PASSWORD,
 } as const;
 
 export interface Sandbox {

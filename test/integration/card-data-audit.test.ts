@@ -4,10 +4,12 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { createDb, dropDatabase, ensureDatabase, withDatabase } from '../../src/db';
 import { createLogger } from '../../src/logger';
+import { luhnId, typedForms } from '../support/card-numbers';
 import { testDatabaseUrl, testTemporalAddress } from '../support/env';
 import {
   AUDIT_PROBE_NAMESPACE,
   auditDatabase,
+  collectKnownIds,
   auditHistories,
   auditLogFile,
   emptyReport,
@@ -42,6 +44,50 @@ describe('card-data audit', () => {
       expect(report.scanned).toMatchObject({ tables: 2, rows: 4 });
       expect(report.findings).toEqual([{ where: expect.stringMatching(/\.notes$/), found: [MASKED] }]);
       expect(JSON.stringify(report)).not.toContain(PAN.slice(0, 9));
+    } finally {
+      await db.destroy();
+      await dropDatabase(url);
+    }
+  });
+
+  it('finds a card number in every form people type it; a known id is exempt only where the schema puts it', async () => {
+    const url = withDatabase(testDatabaseUrl(), `lb_probe_${process.pid}_${Date.now().toString(36)}_forms`);
+    await ensureDatabase(url);
+    const db = createDb(url, { poolMax: 1, quiet: true });
+    const orderId = luhnId(13, 1);
+    const typedId = luhnId(16, 2);
+    try {
+      await db.schema.createTable('notes', (t) => {
+        t.increments('id');
+        t.text('body');
+      });
+      await db.schema.createTable('webhook_inbox', (t) => {
+        t.text('source');
+        t.text('event_type');
+        t.jsonb('payload');
+      });
+      const forms = typedForms();
+      await db('notes').insert(forms.map((f) => ({ body: `call back, ${f.text} thanks` })));
+      // An order id that passes the Luhn check, where the schema says it is an id; the test card number and another
+      // Luhn-valid number only in free text; the test card number as a line id (public test numbers never exempt).
+      await db('webhook_inbox').insert({
+        source: 'commerce',
+        event_type: 'orders/create',
+        payload: {
+          id: orderId,
+          note: `typed ${typedId}`,
+          line_items: [{ id: TEST_PAN, sku: 'SKU-1' }],
+        },
+      });
+      await db('notes').insert({ body: `order ${orderId} shipped` });
+      const report = emptyReport();
+      await collectKnownIds(url, report);
+      expect([...report.knownIds]).toEqual([orderId]);
+      await auditDatabase(url, report);
+      const found = report.findings.filter((f) => f.where.endsWith('.notes'));
+      expect(found).toHaveLength(forms.length);
+      const inbox = report.findings.filter((f) => f.where.endsWith('.webhook_inbox'));
+      expect(inbox.map((f) => f.found.sort())).toEqual([[MASKED, `************${typedId.slice(-4)}`].sort()]);
     } finally {
       await db.destroy();
       await dropDatabase(url);

@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../src/runtime/ports';
-import { findCardData } from '../../src/domain/card-data';
+import { detectCardData } from '../support/pan-detector';
 import { runCli } from '../support/cli';
 import { ownTestDatabase } from '../support/env';
 import { auditHistories, emptyReport } from '../support/pan-audit';
@@ -94,7 +94,7 @@ describe('npm start with the demo', () => {
     const audit = emptyReport();
     await auditHistories(`127.0.0.1:${temporal}`, 'default', audit);
     expect(audit.scanned.workflows).toBeGreaterThanOrEqual(7);
-    expect(findCardData(app.out())).toEqual([]);
+    expect(detectCardData(app.out())).toEqual([]);
     expect(audit.findings).toEqual([]);
 
     app.child.kill('SIGTERM');

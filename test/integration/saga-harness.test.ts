@@ -1,9 +1,10 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { ApplicationFailure, WorkflowFailedError, type Client } from '@temporalio/client';
 import type { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import type { Db } from '../../src/db';
+import { failure } from '../../src/domain/errors';
 import { createHarnessActivities, ensureHarnessTable } from '../fixtures/harness-activities';
 import { harnessSaga } from '../fixtures/harness-workflows';
 import { createTestWorker, testClient, testDb, testNativeConnection, uniqueQueue } from '../support/env';
@@ -29,10 +30,14 @@ async function effects(workflowId: string) {
   return db('harness_effects').where('key', 'like', `${workflowId}/%`).orderBy('id').select('key', 'kind');
 }
 
-async function withWorker<T>(taskQueue: string, fn: (w: Worker) => Promise<T>): Promise<T> {
+async function withWorker<T>(
+  taskQueue: string,
+  fn: (w: Worker) => Promise<T>,
+  override: Record<string, (...args: never[]) => Promise<unknown>> = {},
+): Promise<T> {
   const worker = await createTestWorker(connection, {
     taskQueue,
-    activities: { ...createActivities({ db }), ...createHarnessActivities(db) },
+    activities: { ...createActivities({ db }), ...createHarnessActivities(db), ...override },
   });
   return worker.runUntil(fn(worker));
 }
@@ -109,6 +114,48 @@ describe('saga helper on the real Temporal server', () => {
     expect((await effects(workflowId)).filter((e) => e.kind === 'undo')).toEqual([
       { key: `${workflowId}/step-2`, kind: 'undo' },
     ]);
+  });
+
+  test('a dead letter that cannot be written is not swallowed: the run fails with it in its failure details', async () => {
+    const taskQueue = uniqueQueue('saga-dl-lost');
+    const workflowId = wfId('dl-lost');
+    // The dead-letter activity has used up its retries (Postgres refused the row, or was gone for the whole hour).
+    const recordDeadLetter = async () => {
+      throw failure('ValidationError', 'dead_letters refused the row');
+    };
+    const err = await withWorker(
+      taskQueue,
+      () =>
+        client.workflow
+          .execute(harnessSaga, { taskQueue, workflowId, args: [{ steps: 3, failAt: 3, failUndoOf: [1] }] })
+          .catch((e: unknown) => e),
+      { recordDeadLetter },
+    );
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    const failed = (err as WorkflowFailedError).cause as ApplicationFailure;
+    expect(failed).toBeInstanceOf(ApplicationFailure);
+    expect(failed.type).toBe('DeadLetterWriteFailed');
+    expect(failed.message).toContain('step-1');
+    // The dead letter that could not be written, whole, in the run's failure (and so in its history).
+    expect(failed.details).toEqual([
+      {
+        deadLetter: expect.objectContaining({
+          flow: 'harness',
+          workflowId,
+          step: 'compensate:step-1',
+          errorType: 'UpstreamRejected',
+          input: { steps: 3, failAt: 3, failUndoOf: [1] },
+          context: expect.objectContaining({ originalErrorType: 'ValidationError', stepsDone: ['step-1', 'step-2'] }),
+        }),
+        writeError: 'dead_letters refused the row',
+      },
+    ]);
+    // The original failure (step 3's activity failure) is its cause, and every other undo still ran.
+    expect((failed.cause?.cause as ApplicationFailure | undefined)?.type).toBe('ValidationError');
+    expect((await effects(workflowId)).filter((e) => e.kind === 'undo')).toEqual([
+      { key: `${workflowId}/step-2`, kind: 'undo' },
+    ]);
+    expect(await db('dead_letters').where({ workflow_id: workflowId })).toEqual([]);
   });
 
   test('SIGKILL of the worker mid-step: a new worker completes the saga with each side effect exactly once', async () => {

@@ -1,22 +1,8 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import express from 'express';
-import type { Client, WorkflowHandle } from '@temporalio/client';
-import type { NativeConnection } from '@temporalio/worker';
-import { loadConfig } from '../../src/config';
-import { createDb, migrate, type Db } from '../../src/db';
-import { Dispatcher } from '../../src/gateway/dispatcher';
-import {
-  SANDBOX_WEBHOOK_SECRETS,
-  signCommerceWebhook,
-  signErpWebhook,
-  webhookRouter,
-} from '../../src/gateway/webhooks';
-import { createLogger } from '../../src/logger';
+import type { WorkflowHandle } from '@temporalio/client';
+import { SANDBOX_WEBHOOK_SECRETS, signCommerceWebhook, signErpWebhook } from '../../src/gateway/webhooks';
 import { batchCloseEvent } from '../../src/sandbox/heartland-gp';
 import { sendGpWebhook } from '../../src/sandbox/heartland-gp/webhooks';
-import { testClient, ownTestDatabase, testNativeConnection } from '../support/env';
-import { flowWorkers, testSandbox, type FlowWorkers, type TestSandbox } from '../support/sandbox';
+import { pollUntil as waitFor, useWebhookHarness, workflowResult } from '../support/webhook-harness';
 
 /**
  * Every webhook delivered three times at once, through the real gateway, inbox, dispatcher, Temporal, workers and
@@ -25,64 +11,10 @@ import { flowWorkers, testSandbox, type FlowWorkers, type TestSandbox } from '..
 
 jest.setTimeout(240_000);
 
-const quiet = createLogger({ level: 'silent' });
-const config = loadConfig({ LB_MODE: 'sandbox', LB_ERP: 'odoo', LOG_LEVEL: 'silent' });
 const S = SANDBOX_WEBHOOK_SECRETS;
-
-let db: Db;
-let dbUrl: string;
-let client: Client;
-let connection: NativeConnection;
-let sb: TestSandbox;
-let server: http.Server;
-let base: string;
-
-beforeAll(async () => {
-  dbUrl = await ownTestDatabase('whf');
-  db = createDb(dbUrl, { poolMax: 15 });
-  await migrate(db);
-  client = await testClient();
-  connection = await testNativeConnection();
-  sb = await testSandbox(db);
-  const app = express();
-  app.use('/webhooks', webhookRouter({ db, config, logger: quiet }));
-  server = http.createServer(app);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-});
-
-afterAll(async () => {
-  await new Promise<void>((r) => (server ? (server.close(() => r()), server.closeAllConnections()) : r()));
-  await sb?.close();
-  await connection?.close();
-  await client?.connection.close();
-  await db?.destroy();
-});
-
-/** Runs fn with this test's workers polling and a dispatcher that routes to their task queues. */
-async function withFlows(prefix: string, fn: () => Promise<void>): Promise<void> {
-  const w: FlowWorkers = await flowWorkers(connection, sb.deps, prefix);
-  const dispatcher = new Dispatcher({
-    db,
-    client,
-    config,
-    logger: quiet,
-    taskQueue: w.taskQueue,
-    queues: w.queues,
-    idleMs: 50,
-  });
-  dispatcher.start();
-  try {
-    await w.run(fn);
-  } finally {
-    await dispatcher.stop();
-  }
-}
-
-async function post(path: string, body: string, headers: Record<string, string>) {
-  const res = await fetch(`${base}${path}`, { method: 'POST', headers, body });
-  return { status: res.status, body: (await res.json()) as { status: string; id?: string } };
-}
+const h = useWebhookHarness('whf');
+const withFlows = (prefix: string, fn: () => Promise<void>) => h.withFlows(prefix, fn);
+const post = (path: string, body: string, headers: Record<string, string>) => h.post(path, body, headers);
 
 /** Three concurrent deliveries of the same signed bytes: one is accepted, two are duplicates. */
 async function thrice(path: string, body: string, headers: Record<string, string>) {
@@ -95,25 +27,15 @@ async function thrice(path: string, body: string, headers: Record<string, string
   return answers.find((a) => a.status === 202)!.body.id!;
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | null | false>, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 const dispatched = (id: string) =>
   waitFor(`inbox row ${id} dispatched`, async () => {
-    const row = await db('webhook_inbox').where({ id }).first();
+    const row = await h.db('webhook_inbox').where({ id }).first();
     return row?.status === 'dispatched' ? row : undefined;
   });
 
 async function runs(workflowId: string): Promise<number> {
   let n = 0;
-  for await (const _ of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) n++;
+  for await (const _ of h.client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) n++;
   return n;
 }
 
@@ -128,16 +50,7 @@ async function stage(handle: WorkflowHandle, want: string) {
   });
 }
 
-async function result(workflowId: string) {
-  return waitFor(`result of ${workflowId}`, async () => {
-    try {
-      return (await client.workflow.getHandle(workflowId).result()) as Record<string, unknown>;
-    } catch (e) {
-      if ((e as Error).name === 'WorkflowNotFoundError') return undefined;
-      throw e;
-    }
-  });
-}
+const result = (workflowId: string) => workflowResult(h.client, workflowId, 60_000);
 
 function gpRefundEvent(id: string, parent: string, amountMinor: number) {
   return {
@@ -156,11 +69,11 @@ function gpRefundEvent(id: string, parent: string, amountMinor: number) {
 }
 
 const odooMoves = (ref: string, moveType: string) =>
-  sb.sandbox.odoo.state.store.all('account.move').filter((m) => m.ref === ref && m.move_type === moveType);
+  h.sb.sandbox.odoo.state.store.all('account.move').filter((m) => m.ref === ref && m.move_type === moveType);
 const gpByReference = (reference: string) =>
-  [...sb.sandbox.heartlandGp.state.transactions.values()].filter((t) => t.reference === reference);
+  [...h.sb.sandbox.heartlandGp.state.transactions.values()].filter((t) => t.reference === reference);
 const writes = (workflowId: string, operation: string) =>
-  db('external_writes').where({ workflow_id: workflowId, operation }).select('idempotency_key', 'status');
+  h.db('external_writes').where({ workflow_id: workflowId, operation }).select('idempotency_key', 'status');
 
 function order(id: number, token: string) {
   return {
@@ -191,7 +104,7 @@ describe('three concurrent deliveries: one row, one run, one external write', ()
         signCommerceWebhook(raw, S.commerce, 'orders/create', `wc-${id}`),
       );
       expect(await dispatched(createRow)).toMatchObject({ workflow_id: workflowId, source: 'commerce' });
-      const handle = client.workflow.getHandle(workflowId);
+      const handle = h.client.workflow.getHandle(workflowId);
       await stage(handle, 'awaiting-fulfilment');
 
       // The shop sends orders/create again under another webhook id: a new row, the same run.
@@ -218,7 +131,8 @@ describe('three concurrent deliveries: one row, one run, one external write', ()
       expect(result).toMatchObject({ outcome: 'completed', capturedMinor: 11242 });
 
       expect(
-        await db('webhook_inbox')
+        await h
+          .db('webhook_inbox')
           .where({ source: 'commerce', event_id: `wc-${id}` })
           .count({ n: '*' }),
       ).toEqual([{ n: '1' }]);
@@ -255,7 +169,7 @@ describe('three concurrent deliveries: one row, one run, one external write', ()
         signCommerceWebhook(raw, S.commerce, 'orders/fulfilled', `wf-${id}`),
       );
       expect(await dispatched(row)).toMatchObject({ workflow_id: workflowId });
-      const result = await client.workflow.getHandle(workflowId).result();
+      const result = await h.client.workflow.getHandle(workflowId).result();
       expect(result.outcome).toBe('completed');
       expect(await runs(workflowId)).toBe(1);
       expect(gpByReference(workflowId)).toHaveLength(1);
@@ -264,8 +178,8 @@ describe('three concurrent deliveries: one row, one run, one external write', ()
 
   test('Heartland Retail sale and return (simulator sender), then the GP refund event: one order, one credit memo', () =>
     withFlows('wh-pos', async () => {
-      const retail = sb.sandbox.heartlandRetail;
-      const url = `${base}/webhooks/heartland-retail`;
+      const retail = h.sb.sandbox.heartlandRetail;
+      const url = `${h.base}/webhooks/heartland-retail`;
       const secret = S['heartland-retail'];
       const saleTxn = `TRN_WHS${Date.now().toString(36)}`;
       const ticket = await retail.simulateSale({
@@ -281,7 +195,7 @@ describe('three concurrent deliveries: one row, one run, one external write', ()
       expect(await result(orderWf)).toMatchObject({ outcome: 'completed', transactionId: saleTxn });
       expect(await runs(orderWf)).toBe(1);
       expect(odooMoves(orderWf, 'out_invoice')).toHaveLength(1);
-      expect(await db('webhook_inbox').where({ source: 'heartland-retail', event_id: eventId })).toHaveLength(1);
+      expect(await h.db('webhook_inbox').where({ source: 'heartland-retail', event_id: eventId })).toHaveLength(1);
 
       // The customer brings the jacket back: a return ticket refunded on the card (GP refund transaction id).
       const refundTxn = `TRN_WHR${Date.now().toString(36)}`;
@@ -304,10 +218,11 @@ describe('three concurrent deliveries: one row, one run, one external write', ()
       // GP reports the same refund (three times, byte-identical, at once): it lands on the same, closed, run.
       const refundEvent = gpRefundEvent(refundTxn, saleTxn, Math.round(-ret.total * 100));
       const answers = (
-        await Promise.all([1, 2, 3].map(() => sendGpWebhook(`${base}/webhooks/heartland`, refundEvent, S.heartland)))
+        await Promise.all([1, 2, 3].map(() => sendGpWebhook(`${h.base}/webhooks/heartland`, refundEvent, S.heartland)))
       ).flat();
       expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 202]);
-      const gpRow = await db('webhook_inbox')
+      const gpRow = await h
+        .db('webhook_inbox')
         .where({ source: 'heartland', event_id: `ACT_${refundTxn}` })
         .first();
       expect(await dispatched(gpRow.id)).toMatchObject({ workflow_id: refundWf });
@@ -317,14 +232,14 @@ describe('three concurrent deliveries: one row, one run, one external write', ()
 
   test('a GP refund event that comes first finds its POS order through id_links: one credit memo', () =>
     withFlows('wh-gp-refund', async () => {
-      const retail = sb.sandbox.heartlandRetail;
+      const retail = h.sb.sandbox.heartlandRetail;
       const saleTxn = `TRN_WHT${Date.now().toString(36)}`;
       const ticket = await retail.simulateSale({
         lines: [{ sku: 'SKU-1004', qty: 2 }],
         payment: { type: 'credit_card', cardBrand: 'MC', last4: '5454', transactionId: saleTxn },
       });
       const sale = await retail.sendWebhook(
-        `${base}/webhooks/heartland-retail`,
+        `${h.base}/webhooks/heartland-retail`,
         'sales_transaction_completed',
         ticket,
         {
@@ -338,17 +253,18 @@ describe('three concurrent deliveries: one row, one run, one external write', ()
       const answers = (
         await Promise.all(
           [1, 2, 3].map(() =>
-            sendGpWebhook(`${base}/webhooks/heartland`, gpRefundEvent(refundTxn, saleTxn, 2499), S.heartland),
+            sendGpWebhook(`${h.base}/webhooks/heartland`, gpRefundEvent(refundTxn, saleTxn, 2499), S.heartland),
           ),
         )
       ).flat();
       expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 202]);
       const refundWf = `refund:pos:${refundTxn}`;
-      const row = await db('webhook_inbox')
+      const row = await h
+        .db('webhook_inbox')
         .where({ source: 'heartland', event_id: `ACT_${refundTxn}` })
         .first();
       expect(await dispatched(row.id)).toMatchObject({ workflow_id: refundWf });
-      const history = await client.workflow.getHandle(refundWf).fetchHistory();
+      const history = await h.client.workflow.getHandle(refundWf).fetchHistory();
       const input = JSON.parse(
         Buffer.from(history.events![0].workflowExecutionStartedEventAttributes!.input!.payloads![0].data!).toString(
           'utf8',
@@ -380,14 +296,17 @@ describe('three concurrent deliveries: one row, one run, one external write', ()
         transaction_count: 0,
       });
       const answers = (
-        await Promise.all([1, 2, 3].map(() => sb.sandbox.heartlandGp.sendWebhook(`${base}/webhooks/heartland`, event)))
+        await Promise.all(
+          [1, 2, 3].map(() => h.sb.sandbox.heartlandGp.sendWebhook(`${h.base}/webhooks/heartland`, event)),
+        )
       ).flat();
       expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 202]);
-      const row = await db('webhook_inbox')
+      const row = await h
+        .db('webhook_inbox')
         .where({ source: 'heartland', event_id: `ACT_${batchId}` })
         .first();
       expect(await dispatched(row.id)).toMatchObject({ workflow_id: `settlement:${batchId}` });
-      const handle = client.workflow.getHandle(`settlement:${batchId}`);
+      const handle = h.client.workflow.getHandle(`settlement:${batchId}`);
       const desc = await handle.describe();
       expect(desc.type).toBe('settlementReconciliation');
       expect(await runs(`settlement:${batchId}`)).toBe(1);

@@ -394,6 +394,62 @@ describe('webhook checks, each with its own answer', () => {
   });
 });
 
+describe('production mode', () => {
+  test('never accepts a sandbox webhook secret, whether defaulted, configured or given: 503 not_configured', async () => {
+    // A deployment that slipped past loadConfig (which refuses them): the router itself must not take them.
+    const app = express();
+    const realOdoo = `odoo-${uid('k')}`;
+    app.use(
+      '/webhooks',
+      webhookRouter({
+        db,
+        logger: quiet,
+        config: {
+          ...config,
+          LB_MODE: 'production',
+          COMMERCE_WEBHOOK_SECRET: S.commerce,
+          ODOO_WEBHOOK_SECRET: realOdoo,
+        },
+        secrets: { m3: S.m3 },
+      }),
+    );
+    const s = http.createServer(app);
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
+      const before = await rows();
+      for (const source of WEBHOOK_SOURCES) {
+        const payload =
+          source === 'commerce'
+            ? shopifyOrder(Date.now())
+            : source === 'heartland'
+              ? gpClose(uid('BAT_'))
+              : erpEvent(uid('x'));
+        const raw = JSON.stringify(source === 'heartland-retail' ? retailEnvelope(uid('evt_')) : payload);
+        const answer = await post(`/webhooks/${source}`, raw, signed(source, raw), url);
+        // Odoo has a key of its own: the sandbox signature is simply wrong for it.
+        const refused =
+          source === 'odoo'
+            ? { status: 401, body: { error: 'invalid_signature', reason: 'bad_signature' } }
+            : { status: 503, body: { error: 'not_configured' } };
+        expect({ source, ...answer }).toEqual({ source, ...refused });
+      }
+      expect(await rows()).toBe(before);
+      // Its own key is accepted.
+      const raw = JSON.stringify(erpEvent(uid('o')));
+      const own = await post(
+        '/webhooks/odoo',
+        raw,
+        { 'content-type': 'application/json', ...signErpWebhook(raw, realOdoo) },
+        url,
+      );
+      expect(own.status).toBe(202);
+    } finally {
+      await new Promise<void>((r) => (s.close(() => r()), s.closeAllConnections()));
+    }
+  });
+});
+
 describe('card data', () => {
   test('a PAN in a free-text field is stored masked and reaches the workflow input masked', async () => {
     const orderId = Date.now();

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
-import { Writable } from 'node:stream';
 import { containsPan, findCardData, luhnValid, maskPan, scrub, scrubText } from '../../src/domain/card-data';
-import { createLogger } from '../../src/logger';
+import { collectingLogger } from '../support/log-lines';
+import { detectCardData } from '../support/pan-detector';
 
 /** Builds a Luhn-valid number from a prefix and random digits (test data only, never a real card). */
 function luhnComplete(body: string): string {
@@ -59,14 +59,7 @@ describe('card data scrubbing', () => {
   });
 
   test('the logger never writes a PAN, whatever field it is in, and redacts secrets', () => {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk, _enc, cb) {
-        lines.push(chunk.toString());
-        cb();
-      },
-    });
-    const log = createLogger({ level: 'info', destination: sink });
+    const { log, lines } = collectingLogger();
     const pan = luhnComplete('4' + '1'.repeat(14));
     log.info(
       { memo: `paid with ${pan}`, nested: { n: pan }, password: 'hunter2', HEARTLAND_APP_KEY: 'k' },
@@ -89,6 +82,64 @@ describe('card data scrubbing', () => {
     expect(ids.map((id) => id.match(/\d[\d-]{12,}\d/)![0].replace(/-/g, '')).some((d) => luhnValid(d))).toBe(true);
     for (const id of ids) expect(scrubText(`id ${id}.`)).toBe(`id ${id}.`);
     expect(scrubText('card:4111111111111111, (4111-1111-1111-1111)')).toBe('card:************1111, (************1111)');
+  });
+
+  test('card numbers in the forms people type or paste are masked, the text around them kept', () => {
+    const nbsp = '\u00a0';
+    const forms: [string, string][] = [
+      ['full-width digits', 'card ４１１１ １１１１ １１１１ １１１１ thanks'],
+      ['Arabic-Indic digits', 'card ٤١١١١١١١١١١١١١١١ thanks'],
+      ['Devanagari digits, spaced', 'card ४१११ ११११ ११११ ११११ thanks'],
+      ['mixed forms', 'card ４１11 1１11 ١١١١ 1111 thanks'],
+      ['dots', 'card 4111.1111.1111.1111 thanks'],
+      ['non-breaking spaces', `card 4111${nbsp}1111${nbsp}1111${nbsp}1111 thanks`],
+      ['repeated spaces', 'card 4111   1111  1111    1111 thanks'],
+      ['slashes', 'card 4111/1111/1111/1111 thanks'],
+      ['ideographic spaces and full-width dashes', 'card ４１１１\u3000１１１１－１１１１－１１１１ thanks'],
+      ['glued to a word', 'card4111111111111111 thanks'],
+      ['glued to a prefix', 'cc#4111111111111111; no.4111-1111-1111-1111 thanks'],
+      ['glued on both sides', 'pan4111111111111111exp thanks'],
+      ['Amex grouping', 'card 3782 822463 10005 thanks'],
+    ];
+    for (const [what, text] of forms) {
+      const out = scrubText(text);
+      expect({ what, found: findCardData(out) }).toEqual({ what, found: [] });
+      expect(out.slice(0, 2)).toBe(text.slice(0, 2));
+      expect({ what, before: findCardData(text).length > 0 }).toEqual({ what, before: true });
+      expect(out.endsWith(' thanks')).toBe(true);
+      expect(out).toMatch(/\*{8,}(1111|0005)/);
+    }
+  });
+
+  test('any Luhn-valid card number in any digit form, separator and glue is masked (property)', () => {
+    const zero = { ascii: 0x30, fullwidth: 0xff10, arabic: 0x660, devanagari: 0x966, bengali: 0x9e6 };
+    const formed = fc
+      .tuple(
+        panArb,
+        fc.constantFrom(...Object.values(zero)),
+        fc.constantFrom('', ' ', '  ', '-', '.', '/', '\u00a0', '\u2009', ' - ', '_', '\u3000'),
+        fc.constantFrom(4, 4, 4, 3, 5, 6),
+        fc.constantFrom('', 'card', 'visa#', 'pan:', 'No.', '(', 'x '),
+        fc.constantFrom('', 'exp', ')', '.', ' ok'),
+      )
+      .map(([pan, z, sep, size, before, after]) => {
+        const digits = [...pan].map((d) => String.fromCodePoint(z + Number(d))).join('');
+        const groups = sep ? digits.match(new RegExp(`[^]{1,${size}}`, 'gu'))! : [digits];
+        const lastOk = groups.length === 1 || groups.every((g) => [...g].length >= 2);
+        return { pan, text: `note ${before}${(lastOk ? groups : [digits]).join(sep)}${after} end` };
+      });
+    fc.assert(
+      fc.property(formed, ({ pan, text }) => {
+        const out = scrubText(text);
+        expect(findCardData(text)).toEqual([maskPan(pan)]);
+        expect(findCardData(out)).toEqual([]);
+        // The audit's own detector agrees, before and after.
+        expect(detectCardData(text)).toEqual([maskPan(pan)]);
+        expect(detectCardData(out)).toEqual([]);
+        expect(out.startsWith('note ') && out.endsWith(' end')).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   test('findCardData names each PAN (masked) and each track block, and nothing else', () => {

@@ -1,7 +1,8 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ConfigError, configSchema, loadConfig, redacted, SECRET_KEYS } from '../../src/config';
+import { ConfigError, configSchema, loadConfig, redacted, SANDBOX_SECRETS, SECRET_KEYS } from '../../src/config';
+import { SANDBOX_CREDENTIALS } from '../../src/sandbox';
 
 function problems(env: Record<string, string>): string[] {
   try {
@@ -44,6 +45,31 @@ describe('config', () => {
 
   test('an unknown LB_ variable (a typo) is named', () => {
     expect(problems({ LB_MOD: 'sandbox' })).toEqual(['LB_MOD is not a known setting']);
+  });
+
+  test('production mode refuses every public sandbox secret, under any setting; sandbox mode takes them', () => {
+    const prod = {
+      LB_MODE: 'production',
+      LB_ERP: 'odoo',
+      HEARTLAND_GP_URL: 'https://gp.example.com',
+      HEARTLAND_APP_ID: 'app',
+      HEARTLAND_APP_KEY: 'a-real-app-key',
+      ODOO_URL: 'https://odoo.example.com',
+      ODOO_DB: 'prod',
+      ODOO_API_KEY: 'a-real-odoo-key',
+    };
+    expect(problems(prod)).toEqual([]);
+    for (const [key, value] of Object.entries(SANDBOX_SECRETS)) {
+      expect(problems({ ...prod, [key]: value })).toEqual([
+        `${key}: is a public sandbox secret; production needs its own`,
+      ]);
+    }
+    // A sandbox value under another name is refused too.
+    expect(problems({ ...prod, COMMERCE_WEBHOOK_SECRET: SANDBOX_SECRETS.ODOO_WEBHOOK_SECRET })).toHaveLength(1);
+    expect(problems({ LB_MODE: 'sandbox', COMMERCE_WEBHOOK_SECRET: SANDBOX_SECRETS.COMMERCE_WEBHOOK_SECRET })).toEqual(
+      [],
+    );
+    expect(SANDBOX_CREDENTIALS.heartlandAppKey).toBe(SANDBOX_SECRETS.HEARTLAND_APP_KEY);
   });
 
   test('production mode requires the connector settings of the chosen ERP', () => {

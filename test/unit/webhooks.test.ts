@@ -2,6 +2,7 @@ import { signRetailWebhook, verifyRetailSignature } from '../../src/connectors/h
 import { orderInputSchema, refundInputSchema } from '../../src/domain/orders';
 import fc from 'fast-check';
 import { scrub } from '../../src/domain/card-data';
+import { scrubWebhook } from '../../src/gateway/webhooks/card-data';
 import { mayBeUnstorable, mayHoldCardData, storableIssues } from '../../src/gateway/webhooks/inbox';
 import {
   readEnvelope,
@@ -22,6 +23,7 @@ import {
 import { SANDBOX_CREDENTIALS } from '../../src/sandbox';
 
 const ctx: RouteContext = { erp: 'odoo', currency: 'USD' };
+const S_COMMERCE = SANDBOX_WEBHOOK_SECRETS.commerce;
 
 export function shopifyOrder(over: Record<string, unknown> = {}): Record<string, unknown> {
   return {
@@ -163,6 +165,10 @@ describe('webhook secrets', () => {
       commerce: undefined,
     });
     expect(webhookSecrets({ LB_MODE: 'sandbox', COMMERCE_WEBHOOK_SECRET: 'c' } as never).commerce).toBe('c');
+    // Production never takes a sandbox secret, even one configured.
+    expect(
+      webhookSecrets({ LB_MODE: 'production', COMMERCE_WEBHOOK_SECRET: S_COMMERCE, ODOO_WEBHOOK_SECRET: 'o' } as never),
+    ).toMatchObject({ commerce: undefined, odoo: 'o' });
   });
 });
 
@@ -622,9 +628,14 @@ describe('envelopes and storability', () => {
         '4111 1111 1111 1111',
         '5555-5555-5555-4444',
         '%B4111111111111111^DOE/J^2512?',
+        '４１１１ １１１１ １１１１ １１１１',
+        'card4111111111111111',
+        '4111.1111.1111.1111',
+        '4111\u00a01111\u00a01111\u00a01111',
+        '4111/1111/1111/1111',
       ),
       fc.constantFrom(';4111111111111111=25121010000000000000?', '\u0000', '\ud800', 'x\udc00y'),
-      fc.constantFrom('cvv', 'CVC2', 'cid', 'security_code', 'track2', 'number'),
+      fc.constantFrom('cvv', 'CVC2', 'cid', 'security_code', 'track2', 'number', 'pan', 'card_number', 'card'),
     );
     const value = fc.letrec((tie) => ({
       leaf: fc.oneof(
@@ -647,6 +658,9 @@ describe('envelopes and storability', () => {
       fc.property(value, (v) => {
         const text = JSON.stringify(v);
         if (JSON.stringify(scrub(v)) !== text) expect(mayHoldCardData(text)).toBe(true);
+        if (JSON.stringify(scrubWebhook('commerce', 'orders/create', v)) !== text) {
+          expect(mayHoldCardData(text)).toBe(true);
+        }
         if (storableIssues(v).length > 0) expect(mayBeUnstorable(text)).toBe(true);
       }),
       { numRuns: 3000 },

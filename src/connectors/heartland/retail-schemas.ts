@@ -1,11 +1,13 @@
 import { z } from 'zod';
+import { marked } from '../../domain/card-data-fields';
 import { failure } from '../../domain/errors';
 import { formatDecimal, money, MoneyError, parseDecimal } from '../../domain/money';
 
 /**
  * Heartland Retail wire schemas and their mapping to Ledgerbridge's shapes. Retail sends amounts as JSON decimal
  * numbers (89.99) or decimal strings; they become integer minor units through parseDecimal on their string form,
- * never through float arithmetic. Ids are integers on the wire and strings here.
+ * never through float arithmetic. Ids are integers on the wire and strings here. Ids, references, amounts and contact
+ * keys are `marked`, so the card-data scrubber keeps them as received (src/domain/card-data-fields.ts).
  */
 
 export const RETAIL_WEBHOOK_EVENTS = [
@@ -17,18 +19,26 @@ export const RETAIL_WEBHOOK_EVENTS = [
 ] as const;
 export type RetailWebhookEvent = (typeof RETAIL_WEBHOOK_EVENTS)[number];
 
-const wireId = z.union([z.number().int(), z.string().min(1)]).transform((v) => String(v));
-const nullableId = z
-  .union([z.number().int(), z.string().min(1)])
-  .nullable()
-  .optional()
-  .transform((v) => (v === null || v === undefined ? undefined : String(v)));
+const wireId = marked(z.union([z.number().int(), z.string().min(1)]).transform((v) => String(v)));
+const nullableId = marked(
+  z
+    .union([z.number().int(), z.string().min(1)])
+    .nullable()
+    .optional()
+    .transform((v) => (v === null || v === undefined ? undefined : String(v))),
+);
+const publicId = () => marked(z.union([z.string(), z.number()]).transform(String));
 const timestamp = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'not an ISO timestamp');
-const optText = z
-  .string()
-  .nullable()
-  .optional()
-  .transform((v) => (v === null || v === undefined || v === '' ? undefined : v));
+const optionalText = () =>
+  z
+    .string()
+    .nullable()
+    .optional()
+    .transform((v) => (v === null || v === undefined || v === '' ? undefined : v));
+const optText = optionalText();
+const optRef = marked(optionalText(), 'reference');
+const optContact = marked(optionalText(), 'contact');
+const quantity = marked(z.number(), 'amount');
 
 /** A decimal amount on the wire (number or string) as integer minor units of `currency`. */
 export function decimalMinor(currency: string) {
@@ -160,17 +170,21 @@ export interface RetailPage<T> {
 }
 
 function build(currency: string) {
-  const amount = decimalMinor(currency);
+  const amount = marked(decimalMinor(currency), 'amount');
 
   const item = z
     .object({
       id: wireId,
-      public_id: z.union([z.string(), z.number()]).transform(String),
+      public_id: publicId(),
       description: z.string(),
       price: amount,
       cost: amount.nullable().optional(),
       active: z.boolean().optional().default(true),
-      custom: z.object({ sku: z.string().nullable().optional() }).passthrough().nullable().optional(),
+      custom: z
+        .object({ sku: marked(z.string(), 'reference').nullable().optional() })
+        .passthrough()
+        .nullable()
+        .optional(),
       created_at: timestamp.optional(),
       updated_at: timestamp,
     })
@@ -188,11 +202,11 @@ function build(currency: string) {
     }));
 
   // A ticket embeds these fields of its customer; the customers resource has them and more.
-  const customerCore = { id: wireId, public_id: optText, first_name: optText, last_name: optText, email: optText };
+  const customerCore = { id: wireId, public_id: optRef, first_name: optText, last_name: optText, email: optContact };
   const customer = z
     .object({
       ...customerCore,
-      phone: optText,
+      phone: optContact,
       active: z.boolean().optional().default(true),
       created_at: timestamp.optional(),
       updated_at: timestamp,
@@ -213,7 +227,7 @@ function build(currency: string) {
     .object({
       item_id: wireId,
       location_id: wireId,
-      qty_on_hand: z.number(),
+      qty_on_hand: quantity,
       updated_at: timestamp.optional(),
     })
     .transform((w): RetailInventoryValue => ({
@@ -226,7 +240,7 @@ function build(currency: string) {
   const location = z
     .object({
       id: wireId,
-      public_id: z.union([z.string(), z.number()]).transform(String),
+      public_id: publicId(),
       name: z.string(),
       active: z.boolean().optional().default(true),
     })
@@ -236,9 +250,9 @@ function build(currency: string) {
     .object({
       id: wireId,
       item_id: nullableId,
-      sku: optText,
+      sku: optRef,
       description: optText,
-      qty: z.number(),
+      qty: quantity,
       unit_price: amount,
       value: amount,
       original_ticket_id: nullableId,
@@ -255,7 +269,13 @@ function build(currency: string) {
     }));
 
   const ticketTax = z
-    .object({ name: z.string(), rate: z.union([z.number(), z.string()]).nullable().optional(), amount })
+    .object({
+      name: z.string(),
+      rate: marked(z.union([z.number(), z.string()]), 'amount')
+        .nullable()
+        .optional(),
+      amount,
+    })
     .transform((w): RetailTicketTax => ({
       name: w.name,
       rate: w.rate === null || w.rate === undefined ? undefined : String(w.rate),
@@ -273,7 +293,7 @@ function build(currency: string) {
         .regex(/^\d{4}$/)
         .nullable()
         .optional(),
-      transaction_id: optText,
+      transaction_id: marked(optionalText()),
     })
     .transform((w): RetailTicketPayment => ({
       id: w.id,
@@ -287,7 +307,7 @@ function build(currency: string) {
   const ticket = z
     .object({
       id: wireId,
-      public_id: z.union([z.string(), z.number()]).transform(String),
+      public_id: publicId(),
       status: z.enum(['complete', 'void']),
       customer_id: nullableId,
       customer: z.object(customerCore).nullable().optional(),
@@ -352,7 +372,7 @@ function build(currency: string) {
     z.object({ total: z.number().int().min(0), pages: z.number().int().min(0), results: z.array(result) });
 
   const envelope = z.object({
-    id: z.string().min(1),
+    id: marked(z.string().min(1)),
     event: z.enum(RETAIL_WEBHOOK_EVENTS),
     created_at: timestamp,
     data: z.unknown(),

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Db } from '../../db';
+import { mayHoldCardNumber } from '../../domain/card-data';
 import type { Issue } from './schemas';
 
 export interface InboxRow {
@@ -159,10 +160,14 @@ export function mayBeUnstorable(text: string): boolean {
 }
 
 /**
- * Cheap pre-check before the card-data scrub: a run of 12+ digits (spaces or dashes allowed), track-data markers, or
- * a key named like a CVV or track field, or any `\u` escape (which could spell either). Without any of these the
- * scrub would change nothing.
+ * Cheap pre-check before the card-data scrub: digits that could form a card number (card-data.ts), track-data
+ * markers, a key named like a CVV, track or card-number field, or any `\u` escape (which could spell either).
+ * Without any of these the scrub would change nothing.
  */
 export function mayHoldCardData(text: string): boolean {
-  return text.includes('\\u') || /\d[\d -]{11,}\d|%B\d|;\d{12}|cvv|cvc|cid|security_?code|track/i.test(text);
+  return (
+    text.includes('\\u') ||
+    mayHoldCardNumber(text) ||
+    /%B\d|;\d|cvv|cvc|cid|csc|security_?code|track|magstripe|pan|card|cc_?n|"number"/i.test(text)
+  );
 }

@@ -5,13 +5,13 @@ import type { Config } from '../../config';
 import { verifyRetailSignature } from '../../connectors/heartland/retail-webhook-signature';
 import { verifyGpSignature } from '../../connectors/heartland/webhook-signature';
 import type { Db } from '../../db';
-import { scrub } from '../../domain/card-data';
 import { createLogger } from '../../logger';
+import { scrubWebhook } from './card-data';
 import { InboxWriter, mayBeUnstorable, mayHoldCardData, storableIssues } from './inbox';
 import { webhookMetrics } from './metrics';
 import { readEnvelope, RouteError, ROUTED_EVENT_TYPES, routeEvent, type RouteContext } from './routing';
 import type { Issue } from './schemas';
-import { configFromEnv, webhookSecrets, WEBHOOK_SOURCES, type WebhookSource } from './secrets';
+import { configFromEnv, productionSecrets, webhookSecrets, WEBHOOK_SOURCES, type WebhookSource } from './secrets';
 import { verifyCommerceSignature, verifyErpSignature, type SignatureResult } from './signing';
 
 export { Dispatcher } from '../dispatcher';
@@ -107,7 +107,8 @@ export function webhookRouter(deps: WebhookRouterDeps): Router {
   const given = deps.config ?? {};
   const complete = (['LB_MODE', 'LB_ERP', 'LB_CURRENCY', 'LOG_LEVEL'] as const).every((k) => given[k] !== undefined);
   const config = { ...(complete ? {} : configFromEnv()), ...given } as Config;
-  const secrets = { ...webhookSecrets(config), ...deps.secrets };
+  const merged = { ...webhookSecrets(config), ...deps.secrets };
+  const secrets = config.LB_MODE === 'sandbox' ? merged : productionSecrets(merged);
   const log = deps.logger ?? createLogger({ level: config.LOG_LEVEL, name: 'webhooks' });
   const metrics = deps.registry ? webhookMetrics(deps.registry) : undefined;
   const inbox = new InboxWriter(deps.db, deps.inbox);
@@ -180,9 +181,10 @@ export function webhookRouter(deps: WebhookRouterDeps): Router {
       if (!ROUTED_EVENT_TYPES[source].includes(env.eventType)) return ignore('no route for this event type');
 
       // Validated before and after the card-data scrub: a PAN sent as a payment token is refused, and what is
-      // stored (masked) must still route.
+      // stored (masked) must still route. The scrub follows the event's schema: its ids, references and amounts are
+      // stored as received, its free text (and any field the schema does not know) scrubbed.
       // Most events hold nothing card-like: they are stored as received (the raw text is valid jsonb).
-      const stored = mayHoldCardData(text) ? scrub(json) : json;
+      const stored = mayHoldCardData(text) ? scrubWebhook(source, env.eventType, json) : json;
       const storedJson = stored === json ? text : JSON.stringify(stored);
       try {
         const plan = await routeEvent(source, env.eventType, json, ctx);

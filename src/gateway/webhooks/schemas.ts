@@ -1,9 +1,12 @@
 import { z } from 'zod';
+import { marked } from '../../domain/card-data-fields';
 import { orderLineSchema } from '../../domain/orders';
 
 /**
  * zod schemas of the webhook bodies Ledgerbridge routes. Unknown fields are allowed (vendors add fields) and are
- * stored with the event; only the fields the routing table reads are checked.
+ * stored with the event; only the fields the routing table reads are checked. The fields parsed as ids, references,
+ * amounts and contact keys are `marked`: the card-data scrubber keeps them as received and scrubs every other field
+ * (src/domain/card-data-fields.ts).
  */
 
 /** One problem with a request body: the field path (dots) and what is wrong. */
@@ -26,62 +29,72 @@ const timestamp = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'not an
 const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD');
 const currency = z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code');
 /** A decimal amount as Shopify sends it ("89.99"), or a JSON number. Converted to minor units by the mapping. */
-const decimal = z.union([z.string().regex(/^-?\d{1,15}(\.\d{1,6})?$/, 'not a decimal amount'), z.number()]);
-const wireId = z.union([z.number().int().nonnegative(), text]).transform(String);
+const decimal = marked(
+  z.union([z.string().regex(/^-?\d{1,15}(\.\d{1,6})?$/, 'not a decimal amount'), z.number()]),
+  'amount',
+);
+const wireId = marked(z.union([z.number().int().nonnegative(), text]).transform(String));
+/** Ids and references sent as text (fresh instances, so that marking one never marks a shared schema). */
+const idText = () => marked(z.string().min(1));
+const optId = () => marked(z.string().nullish());
+const optRef = () => marked(z.string().nullish(), 'reference');
+const optContact = () => marked(z.string().nullish(), 'contact');
+const count = () => marked(z.number().int().positive(), 'amount');
 
 // ---------------------------------------------------------------- Heartland GP API
 
 /** Every GP event: a transaction resource (or the batch-close envelope of the GP simulator), see CONNECTORS.md. */
 export const gpEnvelopeSchema = z.object({
-  id: text.max(200),
-  action: z.object({ id: optText, type: text.max(100) }),
+  id: idText().max(200),
+  action: z.object({ id: optId(), type: text.max(100) }),
 });
 
 /** Minor units as GP sends them: a string of digits (or an integer). */
-const gpMinor = z
-  .union([z.string().regex(/^-?\d{1,15}$/, 'must be integer minor units'), z.number().int()])
-  .transform(Number);
+const gpMinor = marked(
+  z.union([z.string().regex(/^-?\d{1,15}$/, 'must be integer minor units'), z.number().int()]).transform(Number),
+  'amount',
+);
 
 export const gpBatchCloseSchema = z.object({
-  id: text,
-  batch_id: text.nullish(),
+  id: idText(),
+  batch_id: optId(),
   status: text,
   currency: currency.nullish(),
   amount: gpMinor.nullish(),
   time_created: timestamp.nullish(),
-  transaction_count: z.number().int().nonnegative().nullish(),
-  action: z.object({ id: optText, type: z.literal('BATCH_CLOSE'), result_code: optText }),
+  transaction_count: marked(z.number().int().nonnegative(), 'amount').nullish(),
+  action: z.object({ id: optId(), type: z.literal('BATCH_CLOSE'), result_code: optText }),
 });
 
 export const gpTransactionSchema = z.object({
-  id: text,
+  id: idText(),
   type: z.enum(['SALE', 'REFUND']),
   status: text,
   channel: optText,
   amount: gpMinor,
   currency,
-  reference: optText,
-  order: z.object({ reference: optText }).nullish(),
-  batch_id: optText,
-  parent_resource_id: optText,
+  reference: optRef(),
+  order: z.object({ reference: optRef() }).nullish(),
+  batch_id: optId(),
+  parent_resource_id: optId(),
   time_created: timestamp,
   payment_method: z.object({ result: optText, message: optText, entry_mode: optText }).nullish(),
-  action: z.object({ id: optText, type: text, result_code: optText }),
+  action: z.object({ id: optId(), type: text, result_code: optText }),
 });
 
 export type GpTransactionEvent = z.infer<typeof gpTransactionSchema>;
 
 // ---------------------------------------------------------------- eCommerce (Shopify-style)
 
-const shopifyTaxLine = z.object({ price: decimal, title: optText, rate: z.number().nullish() });
+const shopifyTaxLine = z.object({ price: decimal, title: optText, rate: marked(z.number(), 'amount').nullish() });
 const shopifyDiscount = z.object({ amount: decimal });
 
 export const shopifyLineItemSchema = z.object({
   id: wireId.optional(),
-  sku: text,
+  sku: marked(z.string().min(1), 'reference'),
   title: optText,
   name: optText,
-  quantity: z.number().int().positive(),
+  quantity: count(),
   price: decimal,
   tax_lines: z.array(shopifyTaxLine).default([]),
   discount_allocations: z.array(shopifyDiscount).default([]),
@@ -98,16 +111,17 @@ export const shopifyAddressSchema = z
     province_code: optText,
     zip: optText,
     country_code: optText,
-    phone: optText,
+    phone: optContact(),
   })
   .nullish();
 
 /** A Shopify order (orders/create, orders/fulfilled, orders/cancelled all carry the order). */
 export const shopifyOrderSchema = z.object({
   id: wireId,
-  name: optText,
-  email: optText,
-  phone: optText,
+  /** The order's name in the shop ("#1001"): a reference. */
+  name: optRef(),
+  email: optContact(),
+  phone: optContact(),
   created_at: timestamp,
   currency,
   total_price: decimal,
@@ -123,7 +137,7 @@ export const shopifyOrderSchema = z.object({
     )
     .default([]),
   customer: z
-    .object({ id: wireId.nullish(), email: optText, first_name: optText, last_name: optText, phone: optText })
+    .object({ id: wireId.nullish(), email: optContact(), first_name: optText, last_name: optText, phone: optContact() })
     .nullish(),
   billing_address: shopifyAddressSchema,
   shipping_address: shopifyAddressSchema,
@@ -132,9 +146,9 @@ export const shopifyOrderSchema = z.object({
     .array(z.object({ name: z.string(), value: z.union([z.string(), z.number()]).nullish() }))
     .default([]),
   /** A payment token set by the storefront's payment app (when it is not in the note attributes). */
-  payment_token: optText,
+  payment_token: optRef(),
   payment_details: z
-    .object({ payment_token: optText, credit_card_company: optText, credit_card_number: optText })
+    .object({ payment_token: optRef(), credit_card_company: optText, credit_card_number: optText })
     .nullish(),
   cancel_reason: optText,
   fulfillments: z.array(z.object({ id: wireId.nullish() })).nullish(),
@@ -152,8 +166,14 @@ export const shopifyRefundSchema = z.object({
   refund_line_items: z
     .array(
       z.object({
-        quantity: z.number().int().positive(),
-        line_item: z.object({ sku: text, title: optText, price: decimal }),
+        line_item_id: wireId.nullish(),
+        quantity: count(),
+        line_item: z.object({
+          id: wireId.nullish(),
+          sku: marked(z.string().min(1), 'reference'),
+          title: optText,
+          price: decimal,
+        }),
         subtotal: decimal,
         total_tax: decimal.default(0),
       }),
@@ -170,27 +190,27 @@ export type ShopifyRefund = z.infer<typeof shopifyRefundSchema>;
 
 /** Ledgerbridge's ERP event envelope (the ERP automation posts it; see signing.ts for the signature). */
 export const erpEnvelopeSchema = z.object({
-  id: text.max(200),
+  id: idText().max(200),
   type: text.max(100),
   occurred_at: timestamp,
   data: z.record(z.string(), z.unknown()),
 });
 
-const orderRef = z.object({ source: text, orderId: text });
+const orderRef = z.object({ source: idText(), orderId: idText() });
 
 /** `delivery.done`: the goods of a Ledgerbridge order left the warehouse. */
 export const erpDeliveryDoneSchema = z.object({
   order: orderRef,
-  fulfilmentId: optText,
-  lines: z.array(z.object({ sku: text, qty: z.number().int().positive() })).nullish(),
+  fulfilmentId: optId(),
+  lines: z.array(z.object({ sku: marked(z.string().min(1), 'reference'), qty: count() })).nullish(),
 });
 
 /** `credit_memo.requested`: the ERP asks for a refund of a Ledgerbridge order (amounts in minor units). */
 export const erpCreditMemoSchema = z.object({
-  refundId: text,
+  refundId: idText(),
   order: orderRef,
   currency,
-  amountMinor: z.number().int().positive(),
+  amountMinor: marked(z.number().int().positive(), 'amount'),
   date: isoDate.nullish(),
   reason: text,
   lines: z.array(orderLineSchema).nullish(),
